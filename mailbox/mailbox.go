@@ -1,0 +1,266 @@
+package mailbox
+
+import (
+	"runtime"
+	"sync/atomic"
+
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// Control marks a message that travels on the control lane: it overtakes
+// queued user messages and is delivered even while user messages are held.
+// A message wrapped in an *actor.MessageEnvelope counts if the wrapped
+// message does.
+type Control interface {
+	ControlLane()
+}
+
+// Filter reports whether a user message may be delivered while the mailbox
+// holds. The message is the one posted, which may be an *actor.MessageEnvelope.
+type Filter func(message any) bool
+
+// Counts is a snapshot of what a mailbox has waiting.
+type Counts struct {
+	Queued  int // user messages posted and not yet examined
+	Held    int // user messages parked by hold mode
+	Control int // control messages not yet delivered
+}
+
+const (
+	idle int32 = iota
+	running
+)
+
+// Mailbox is an update-aware actor.Mailbox. Besides protoactor's semantics
+// (system messages first, suspend and resume, throughput yield, panics
+// escalated to the supervisor) it has a control lane, a hold mode that parks
+// user messages in arrival order, a preparation filter that lets chosen
+// messages through while holding, and release, which delivers parked
+// messages before any newer one.
+//
+// Post*, UserMessageCount and Counts may be called from any goroutine. Hold,
+// Release, Holding and Defer may only be called from the goroutine that is
+// delivering the mailbox's messages, that is from inside the actor's Receive:
+// the mailbox state they change is never shared, which is what keeps the
+// message path free of extra locks.
+type Mailbox struct {
+	system  queue
+	control queue
+	user    queue
+
+	status    atomic.Int32
+	suspended atomic.Int32
+	held      atomic.Int64
+
+	// Consumer-only state.
+	holding bool
+	admit   Filter
+	parked  fifo
+
+	invoker     actor.MessageInvoker
+	dispatcher  actor.Dispatcher
+	middlewares []actor.MailboxMiddleware
+}
+
+var _ actor.Mailbox = (*Mailbox)(nil)
+
+// New returns a mailbox that reports to the given middlewares, as
+// protoactor's default mailbox does.
+func New(middlewares ...actor.MailboxMiddleware) *Mailbox {
+	return &Mailbox{middlewares: middlewares}
+}
+
+// Producer returns an actor.MailboxProducer for actor.WithMailbox.
+func Producer(middlewares ...actor.MailboxMiddleware) actor.MailboxProducer {
+	return func() actor.Mailbox { return New(middlewares...) }
+}
+
+// IsControl reports whether message travels on the control lane.
+func IsControl(message any) bool {
+	switch m := message.(type) {
+	case Control:
+		return true
+	case *actor.MessageEnvelope:
+		_, ok := m.Message.(Control)
+		return ok
+	}
+	return false
+}
+
+// PostUserMessage queues a user message, or a control message on the control
+// lane. A batch is posted message by message and then as itself, as
+// protoactor's default mailbox does.
+func (m *Mailbox) PostUserMessage(message any) {
+	if batch, ok := message.(actor.MessageBatch); ok {
+		for _, msg := range batch.GetMessages() {
+			m.PostUserMessage(msg)
+		}
+	} else if env, ok := message.(*actor.MessageEnvelope); ok {
+		if batch, ok := env.Message.(actor.MessageBatch); ok {
+			for _, msg := range batch.GetMessages() {
+				m.PostUserMessage(msg)
+			}
+		}
+	}
+	for _, mw := range m.middlewares {
+		mw.MessagePosted(message)
+	}
+	if IsControl(message) {
+		m.control.push(message)
+	} else {
+		m.user.push(message)
+	}
+	m.schedule()
+}
+
+// PostSystemMessage queues a system message; system messages are delivered
+// before any other.
+func (m *Mailbox) PostSystemMessage(message any) {
+	for _, mw := range m.middlewares {
+		mw.MessagePosted(message)
+	}
+	m.system.push(message)
+	m.schedule()
+}
+
+// RegisterHandlers is called by protoactor when the actor is spawned.
+func (m *Mailbox) RegisterHandlers(invoker actor.MessageInvoker, dispatcher actor.Dispatcher) {
+	m.invoker = invoker
+	m.dispatcher = dispatcher
+}
+
+// Start is called by protoactor once the actor is ready.
+func (m *Mailbox) Start() {
+	for _, mw := range m.middlewares {
+		mw.MailboxStarted()
+	}
+}
+
+// UserMessageCount returns the user messages waiting, queued or held.
+func (m *Mailbox) UserMessageCount() int {
+	return m.user.len() + int(m.held.Load())
+}
+
+// Counts returns what the mailbox has waiting. The three numbers are read
+// one after the other, not as one atomic snapshot.
+func (m *Mailbox) Counts() Counts {
+	return Counts{Queued: m.user.len(), Held: int(m.held.Load()), Control: m.control.len()}
+}
+
+// Hold starts hold mode: from the next user message on, a message that admit
+// rejects is parked, in arrival order, and one that admit accepts is
+// delivered. A nil admit parks every user message. Holding again replaces the
+// filter; messages already parked stay parked. Control and system messages
+// are never held.
+func (m *Mailbox) Hold(admit Filter) {
+	m.holding = true
+	m.admit = admit
+}
+
+// Release ends hold mode. Parked messages are delivered, in order, before any
+// user message that is still queued.
+func (m *Mailbox) Release() {
+	m.holding = false
+	m.admit = nil
+}
+
+// Holding reports whether the mailbox is in hold mode.
+func (m *Mailbox) Holding() bool { return m.holding }
+
+// Defer parks message behind every message parked so far. It is delivered
+// once the mailbox is released and the messages parked before it have been
+// delivered, ahead of queued user messages: an actor uses it to come back to
+// some work only after what it held has been served.
+func (m *Mailbox) Defer(message any) {
+	m.parked.push(message)
+	m.held.Add(1)
+}
+
+func (m *Mailbox) schedule() {
+	if m.status.CompareAndSwap(idle, running) {
+		m.dispatcher.Schedule(m.processMessages)
+	}
+}
+
+func (m *Mailbox) processMessages() {
+	for {
+		m.run()
+		m.status.Store(idle)
+		// A message posted after run saw an empty queue, and before the
+		// status went idle, did not schedule us: look again.
+		pending := m.system.len() > 0 ||
+			(m.suspended.Load() == 0 && (m.user.len() > 0 || m.control.len() > 0))
+		if !pending || !m.status.CompareAndSwap(idle, running) {
+			break
+		}
+	}
+	if m.user.len() == 0 && m.suspended.Load() == 0 {
+		for _, mw := range m.middlewares {
+			mw.MailboxEmpty()
+		}
+	}
+}
+
+// next returns the next message to deliver and whether it is a system
+// message, or nil when there is nothing to deliver now.
+func (m *Mailbox) next() (any, bool) {
+	for {
+		if msg := m.system.pop(); msg != nil {
+			return msg, true
+		}
+		if m.suspended.Load() == 1 {
+			return nil, false
+		}
+		if msg := m.control.pop(); msg != nil {
+			return msg, false
+		}
+		if !m.holding && m.parked.len() > 0 {
+			m.held.Add(-1)
+			return m.parked.pop(), false
+		}
+		msg := m.user.pop()
+		if msg == nil || !m.holding || (m.admit != nil && m.admit(msg)) {
+			return msg, false
+		}
+		m.parked.push(msg)
+		m.held.Add(1)
+	}
+}
+
+func (m *Mailbox) run() {
+	var msg any
+	defer func() {
+		if r := recover(); r != nil {
+			m.invoker.EscalateFailure(r, msg)
+		}
+	}()
+
+	i, t := 0, m.dispatcher.Throughput()
+	for {
+		if i > t {
+			i = 0
+			runtime.Gosched()
+		}
+		i++
+
+		var system bool
+		if msg, system = m.next(); msg == nil {
+			return
+		}
+		if system {
+			switch msg.(type) {
+			case *actor.SuspendMailbox:
+				m.suspended.Store(1)
+			case *actor.ResumeMailbox:
+				m.suspended.Store(0)
+			default:
+				m.invoker.InvokeSystemMessage(msg)
+			}
+		} else {
+			m.invoker.InvokeUserMessage(msg)
+		}
+		for _, mw := range m.middlewares {
+			mw.MessageReceived(msg)
+		}
+	}
+}

@@ -1,0 +1,429 @@
+package registry
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/proto"
+)
+
+// Errors returned by the catalogue. Each is wrapped with the detail of the
+// case; test for them with errors.Is.
+var (
+	// ErrInvalid is returned by Register, Migrate and Adapt when an argument
+	// is unusable: an empty kind, version 0, a nil function.
+	ErrInvalid = errors.New("registry: invalid registration")
+	// ErrDuplicate is returned when a version, migration or adapter is
+	// registered twice.
+	ErrDuplicate = errors.New("registry: already registered")
+	// ErrUnknownKind is returned when no version of a kind is registered.
+	ErrUnknownKind = errors.New("registry: unknown kind")
+	// ErrUnknownVersion is returned when a kind has no such version.
+	ErrUnknownVersion = errors.New("registry: unknown version")
+	// ErrTypeMismatch is returned when a migration, clone or adapter takes or
+	// returns a type other than the one registered for its version.
+	ErrTypeMismatch = errors.New("registry: type mismatch")
+	// ErrNoPath is returned by Plan when no chain of migrations leads from
+	// one version to the other.
+	ErrNoPath = errors.New("registry: no migration path")
+	// ErrIncompatible is returned by Plan when the target version no longer
+	// accepts a message type that the current version accepts, and no
+	// adapter turns it into one it does accept.
+	ErrIncompatible = errors.New("registry: message interface incompatible")
+	// ErrMigration is returned by Plan.Transfer when a migration returns an
+	// error, panics or returns nil.
+	ErrMigration = errors.New("registry: migration failed")
+	// ErrCodec is returned when a state cannot be encoded or decoded.
+	ErrCodec = errors.New("registry: state codec failed")
+)
+
+// Catalog is the catalogue of versioned kinds: for each kind, its versions
+// (factory, state type, codec, message interface, adapters) and the
+// migrations between them. The zero value is not usable; call New. A Catalog
+// is safe for concurrent use, and versions may be added while actors run.
+type Catalog struct {
+	mu    sync.RWMutex
+	kinds map[string]*kindEntry
+	plans map[planKey]*Plan // cleared by every registration
+}
+
+type kindEntry struct {
+	versions map[uint32]*version
+	edges    map[uint32]map[uint32]*migration
+}
+
+type version struct {
+	kind     string
+	number   uint32
+	state    reflect.Type
+	factory  func() actor.Actor
+	codec    Codec
+	clone    func(actor.Actor) actor.Actor
+	accepts  map[reflect.Type]bool // nil: the version declared no interface
+	adapters map[reflect.Type]adapter
+}
+
+type adapter struct {
+	out reflect.Type
+	fn  func(any) any
+}
+
+type migration struct {
+	from, to uint32
+	fn       func(actor.Actor) (actor.Actor, error)
+	pure     bool
+}
+
+type planKey struct {
+	kind     string
+	from, to uint32
+}
+
+// New returns an empty catalogue.
+func New() *Catalog {
+	return &Catalog{kinds: make(map[string]*kindEntry), plans: make(map[planKey]*Plan)}
+}
+
+// VersionOption configures a version at registration.
+type VersionOption func(*versionConfig)
+
+type versionConfig struct {
+	codec     Codec
+	clone     func(actor.Actor) actor.Actor
+	cloneType reflect.Type
+	accepts   []any
+	declared  bool
+}
+
+// WithCodec sets the codec of the version's state. The default is Protobuf
+// for a state that is a proto.Message and Msgpack otherwise.
+func WithCodec(c Codec) VersionOption {
+	return func(vc *versionConfig) { vc.codec = c }
+}
+
+// Accepts declares the version's message interface: the message types it
+// accepts, given as sample values (typically zero values such as
+// &Increment{}). Plan refuses an update to a version that no longer accepts a
+// type the current version accepts, unless an adapter is registered. A
+// version that declares nothing is not checked.
+func Accepts(messages ...any) VersionOption {
+	return func(vc *versionConfig) {
+		vc.accepts = append(vc.accepts, messages...)
+		vc.declared = true
+	}
+}
+
+// Clone gives the deep copy that isolates a migration's input from the live
+// state. Without it the copy is a round trip through the version's codec.
+func Clone[S actor.Actor](fn func(S) S) VersionOption {
+	return func(vc *versionConfig) {
+		vc.cloneType = reflect.TypeFor[S]()
+		if fn != nil {
+			vc.clone = func(s actor.Actor) actor.Actor { return fn(s.(S)) }
+		}
+	}
+}
+
+// Register adds a version of a kind. The factory returns a fresh behaviour
+// value; the value is also the version's state: its exported fields are what
+// the codec carries. Versions are numbered from 1.
+//
+// Register returns ErrInvalid for an empty kind, version 0 or a nil factory,
+// ErrDuplicate if the version exists, and ErrTypeMismatch for a Clone of
+// another type.
+func Register[S actor.Actor](c *Catalog, kind string, number uint32, factory func() S, opts ...VersionOption) error {
+	if kind == "" || number == 0 || factory == nil {
+		return fmt.Errorf("%w: Register(%q, %d) needs a kind name, a version from 1 up and a factory", ErrInvalid, kind, number)
+	}
+	var vc versionConfig
+	for _, o := range opts {
+		o(&vc)
+	}
+	state := reflect.TypeFor[S]()
+	if vc.cloneType != nil && (vc.cloneType != state || vc.clone == nil) {
+		return fmt.Errorf("%w: Clone for %s version %d must be a non-nil func(%v) %v, got one for %v", ErrTypeMismatch, kind, number, state, state, vc.cloneType)
+	}
+	v := &version{
+		kind:    kind,
+		number:  number,
+		state:   state,
+		factory: func() actor.Actor { return factory() },
+		codec:   vc.codec,
+		clone:   vc.clone,
+	}
+	if v.codec == nil {
+		v.codec = Msgpack
+		if state.Implements(reflect.TypeFor[proto.Message]()) {
+			v.codec = Protobuf
+		}
+	}
+	if vc.declared {
+		v.accepts = make(map[reflect.Type]bool, len(vc.accepts))
+		for _, m := range vc.accepts {
+			if m == nil {
+				return fmt.Errorf("%w: Accepts for %s version %d has a nil message; pass a typed value such as &MyMessage{}", ErrInvalid, kind, number)
+			}
+			v.accepts[reflect.TypeOf(m)] = true
+		}
+	}
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k := c.kinds[kind]
+	if k == nil {
+		k = &kindEntry{versions: make(map[uint32]*version), edges: make(map[uint32]map[uint32]*migration)}
+		c.kinds[kind] = k
+	}
+	if _, ok := k.versions[number]; ok {
+		return fmt.Errorf("%w: %s version %d", ErrDuplicate, kind, number)
+	}
+	k.versions[number] = v
+	clear(c.plans)
+	return nil
+}
+
+// MigrationOption configures a migration at registration.
+type MigrationOption func(*migration)
+
+// Pure declares that the migration never modifies its input. The runtime then
+// hands it the live state instead of an isolating copy, which saves a copy of
+// the whole state on every update through it. Only the first step of a chain
+// ever sees the live state.
+func Pure() MigrationOption {
+	return func(m *migration) { m.pure = true }
+}
+
+// Migrate registers the migration of a kind's state from one version to
+// another: up (from < to) or down (from > to). Both versions must be
+// registered first, with the state types From and To.
+//
+// Migrate returns ErrInvalid for from == to or a nil function,
+// ErrUnknownKind or ErrUnknownVersion for a version not registered,
+// ErrTypeMismatch when From or To is not that version's state type, and
+// ErrDuplicate if the migration exists.
+func Migrate[From, To actor.Actor](c *Catalog, kind string, from, to uint32, fn func(From) (To, error), opts ...MigrationOption) error {
+	if from == to || fn == nil {
+		return fmt.Errorf("%w: Migrate(%q, %d, %d) needs two different versions and a function", ErrInvalid, kind, from, to)
+	}
+	m := &migration{
+		from: from,
+		to:   to,
+		fn: func(s actor.Actor) (actor.Actor, error) {
+			out, err := fn(s.(From))
+			if err != nil {
+				return nil, err
+			}
+			if isNil(out) {
+				return nil, errors.New("the migration returned a nil state")
+			}
+			return out, nil
+		},
+	}
+	for _, o := range opts {
+		o(m)
+	}
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	fromV, err := c.lookup(kind, from)
+	if err != nil {
+		return err
+	}
+	toV, err := c.lookup(kind, to)
+	if err != nil {
+		return err
+	}
+	if ft, tt := reflect.TypeFor[From](), reflect.TypeFor[To](); ft != fromV.state || tt != toV.state {
+		return fmt.Errorf("%w: migration %s %d→%d is func(%v) (%v, error); the versions' states are %v and %v", ErrTypeMismatch, kind, from, to, ft, tt, fromV.state, toV.state)
+	}
+	k := c.kinds[kind]
+	if k.edges[from] == nil {
+		k.edges[from] = make(map[uint32]*migration)
+	}
+	if _, ok := k.edges[from][to]; ok {
+		return fmt.Errorf("%w: migration %s %d→%d", ErrDuplicate, kind, from, to)
+	}
+	k.edges[from][to] = m
+	clear(c.plans)
+	return nil
+}
+
+// Adapt registers, on a version, the adapter that turns a message of an older
+// version's interface into one this version accepts. While the actor runs
+// this version, a message of type Old is delivered as fn(message).
+//
+// Adapt returns ErrInvalid for a nil function, ErrUnknownKind or
+// ErrUnknownVersion for a version not registered, and ErrDuplicate if the
+// version already adapts Old.
+func Adapt[Old, New any](c *Catalog, kind string, number uint32, fn func(Old) New) error {
+	if fn == nil {
+		return fmt.Errorf("%w: Adapt(%q, %d) needs a function", ErrInvalid, kind, number)
+	}
+	in := reflect.TypeFor[Old]()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, err := c.lookup(kind, number)
+	if err != nil {
+		return err
+	}
+	if _, ok := v.adapters[in]; ok {
+		return fmt.Errorf("%w: %s version %d already adapts %v", ErrDuplicate, kind, number, in)
+	}
+	if v.adapters == nil {
+		v.adapters = make(map[reflect.Type]adapter)
+	}
+	v.adapters[in] = adapter{out: reflect.TypeFor[New](), fn: func(m any) any { return fn(m.(Old)) }}
+	clear(c.plans)
+	return nil
+}
+
+// lookup finds a version; c.mu must be held.
+func (c *Catalog) lookup(kind string, number uint32) (*version, error) {
+	k := c.kinds[kind]
+	if k == nil {
+		return nil, fmt.Errorf("%w %q: register it with registry.Register first", ErrUnknownKind, kind)
+	}
+	v := k.versions[number]
+	if v == nil {
+		return nil, fmt.Errorf("%w: %s has no version %d (registered: %s)", ErrUnknownVersion, kind, number, versionList(k))
+	}
+	return v, nil
+}
+
+func versionList(k *kindEntry) string {
+	ns := make([]int, 0, len(k.versions))
+	for n := range k.versions {
+		ns = append(ns, int(n))
+	}
+	sort.Ints(ns)
+	parts := make([]string, len(ns))
+	for i, n := range ns {
+		parts[i] = fmt.Sprint(n)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Instantiate returns a fresh behaviour of a kind at a version, made by its
+// factory. It returns ErrUnknownKind or ErrUnknownVersion.
+func (c *Catalog) Instantiate(kind string, number uint32) (actor.Actor, error) {
+	c.mu.RLock()
+	v, err := c.lookup(kind, number)
+	c.mu.RUnlock()
+	if err != nil {
+		return nil, err
+	}
+	return v.factory(), nil
+}
+
+// Kinds returns the registered kinds, sorted.
+func (c *Catalog) Kinds() []string {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := make([]string, 0, len(c.kinds))
+	for k := range c.kinds {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Versions returns the registered versions of a kind, ascending.
+func (c *Catalog) Versions(kind string) []uint32 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	k := c.kinds[kind]
+	if k == nil {
+		return nil
+	}
+	out := make([]uint32, 0, len(k.versions))
+	for n := range k.versions {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Encode encodes a state of a kind's version with the version's codec. It
+// returns ErrUnknownKind, ErrUnknownVersion, ErrTypeMismatch when state is
+// not the version's state type, or ErrCodec.
+func (c *Catalog) Encode(kind string, number uint32, state actor.Actor) ([]byte, error) {
+	c.mu.RLock()
+	v, err := c.lookup(kind, number)
+	c.mu.RUnlock()
+	if err != nil {
+		return nil, err
+	}
+	if reflect.TypeOf(state) != v.state {
+		return nil, fmt.Errorf("%w: %s version %d has state %v, not %T", ErrTypeMismatch, kind, number, v.state, state)
+	}
+	return v.encode(state)
+}
+
+// Decode decodes a state of a kind's version into a value made by the
+// version's factory. It returns ErrUnknownKind, ErrUnknownVersion or
+// ErrCodec; it never panics on malformed input.
+func (c *Catalog) Decode(kind string, number uint32, data []byte) (actor.Actor, error) {
+	c.mu.RLock()
+	v, err := c.lookup(kind, number)
+	c.mu.RUnlock()
+	if err != nil {
+		return nil, err
+	}
+	return v.decode(data)
+}
+
+func (v *version) encode(state actor.Actor) (data []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: encoding %s version %d with %s panicked: %v", ErrCodec, v.kind, v.number, v.codec.Name(), r)
+		}
+	}()
+	data, err = v.codec.Encode(state)
+	if err != nil {
+		return nil, fmt.Errorf("%w: encoding %s version %d with %s: %v", ErrCodec, v.kind, v.number, v.codec.Name(), err)
+	}
+	return data, nil
+}
+
+func (v *version) decode(data []byte) (state actor.Actor, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			state, err = nil, fmt.Errorf("%w: decoding %s version %d with %s panicked: %v", ErrCodec, v.kind, v.number, v.codec.Name(), r)
+		}
+	}()
+	state = v.factory()
+	if err := v.codec.Decode(data, state); err != nil {
+		return nil, fmt.Errorf("%w: decoding %s version %d with %s: %v", ErrCodec, v.kind, v.number, v.codec.Name(), err)
+	}
+	return state, nil
+}
+
+// isolate returns a deep copy of the live state for a migration to work on.
+func (v *version) isolate(state actor.Actor) (actor.Actor, error) {
+	if v.clone != nil {
+		return v.clone(state), nil
+	}
+	data, err := v.encode(state)
+	if err != nil {
+		return nil, err
+	}
+	return v.decode(data)
+}
+
+// isNil reports whether a state is nil, including a typed nil pointer.
+func isNil(state actor.Actor) bool {
+	if state == nil {
+		return true
+	}
+	switch v := reflect.ValueOf(state); v.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Interface, reflect.Chan:
+		return v.IsNil()
+	}
+	return false
+}

@@ -1,0 +1,231 @@
+package registry
+
+import (
+	"fmt"
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// Plan is a validated way from one version of a kind to another: the chain
+// of migrations to run and the target version's message adapters. A Plan is
+// immutable and may be used by many updates at once.
+type Plan struct {
+	Kind     string
+	From, To uint32
+	// Path lists the versions the state passes through, From first, To last.
+	Path []uint32
+
+	from, to *version
+	steps    []*migration
+	adapters *Adapters
+}
+
+// Plan validates an update of a kind from one version to another and returns
+// the plan to carry it out. It prefers the chain with the fewest migrations.
+//
+// Plan returns ErrUnknownKind or ErrUnknownVersion for a version not
+// registered, ErrInvalid when from equals to, ErrNoPath when no chain of
+// migrations links the versions (a downgrade needs down migrations), and
+// ErrIncompatible when the target no longer accepts a message type of the
+// current version's interface and no adapter covers it.
+func (c *Catalog) Plan(kind string, from, to uint32) (*Plan, error) {
+	key := planKey{kind, from, to}
+	c.mu.RLock()
+	p := c.plans[key]
+	c.mu.RUnlock()
+	if p != nil {
+		return p, nil
+	}
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p, err := c.plan(key)
+	if err != nil {
+		return nil, err
+	}
+	c.plans[key] = p
+	return p, nil
+}
+
+func (c *Catalog) plan(key planKey) (*Plan, error) {
+	fromV, err := c.lookup(key.kind, key.from)
+	if err != nil {
+		return nil, err
+	}
+	toV, err := c.lookup(key.kind, key.to)
+	if err != nil {
+		return nil, err
+	}
+	if key.from == key.to {
+		return nil, fmt.Errorf("%w: %s is already at version %d", ErrInvalid, key.kind, key.to)
+	}
+	steps := shortestChain(c.kinds[key.kind], key.from, key.to)
+	if steps == nil {
+		dir := "up"
+		if key.to < key.from {
+			dir = "down"
+		}
+		return nil, fmt.Errorf("%w: %s from version %d to %d; register a %s migration with registry.Migrate(cat, %q, %d, %d, fn) or through versions in between",
+			ErrNoPath, key.kind, key.from, key.to, dir, key.kind, key.from, key.to)
+	}
+	if err := checkInterface(fromV, toV); err != nil {
+		return nil, err
+	}
+	path := []uint32{key.from}
+	for _, s := range steps {
+		path = append(path, s.to)
+	}
+	return &Plan{
+		Kind: key.kind, From: key.from, To: key.to, Path: path,
+		from: fromV, to: toV, steps: steps,
+		adapters: newAdapters(toV),
+	}, nil
+}
+
+// shortestChain finds the chain of migrations with the fewest steps,
+// breadth first, trying lower version numbers first so that the choice is
+// deterministic. It returns nil when there is none.
+func shortestChain(k *kindEntry, from, to uint32) []*migration {
+	prev := map[uint32]*migration{}
+	queue := []uint32{from}
+	seen := map[uint32]bool{from: true}
+	for len(queue) > 0 {
+		at := queue[0]
+		queue = queue[1:]
+		if at == to {
+			var chain []*migration
+			for v := to; v != from; v = prev[v].from {
+				chain = append(chain, prev[v])
+			}
+			slices.Reverse(chain)
+			return chain
+		}
+		next := make([]uint32, 0, len(k.edges[at]))
+		for n := range k.edges[at] {
+			next = append(next, n)
+		}
+		slices.Sort(next)
+		for _, n := range next {
+			if !seen[n] {
+				seen[n] = true
+				prev[n] = k.edges[at][n]
+				queue = append(queue, n)
+			}
+		}
+	}
+	return nil
+}
+
+// checkInterface refuses a target that drops a message type of the current
+// version's interface without an adapter to one it accepts.
+func checkInterface(from, to *version) error {
+	if from.accepts == nil || to.accepts == nil {
+		return nil
+	}
+	var missing []string
+	for t := range from.accepts {
+		if to.accepts[t] {
+			continue
+		}
+		if a, ok := to.adapters[t]; ok && to.accepts[a.out] {
+			continue
+		}
+		missing = append(missing, t.String())
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	sort.Strings(missing)
+	return fmt.Errorf("%w: %s version %d does not accept %s, which version %d accepts; declare it in registry.Accepts for version %d or register an adapter with registry.Adapt(cat, %q, %d, fn) that turns it into a message version %d accepts",
+		ErrIncompatible, to.kind, to.number, strings.Join(missing, ", "), from.number, to.number, to.kind, to.number, to.number)
+}
+
+// Transfer builds the target version's state from the live state of the
+// source version. The live state is never modified: unless the first
+// migration is Pure, the chain starts from an isolated copy. A migration that
+// returns an error, panics or returns nil makes Transfer return ErrMigration;
+// a copy that cannot be made returns ErrCodec.
+func (p *Plan) Transfer(live actor.Actor) (state actor.Actor, err error) {
+	step := -1
+	defer func() {
+		if r := recover(); r != nil {
+			state = nil
+			if step < 0 {
+				err = fmt.Errorf("%w: copying %s version %d panicked: %v", ErrCodec, p.Kind, p.From, r)
+			} else {
+				s := p.steps[step]
+				err = fmt.Errorf("%w: %s %d→%d panicked: %v", ErrMigration, p.Kind, s.from, s.to, r)
+			}
+		}
+	}()
+	if reflect.TypeOf(live) != p.from.state {
+		return nil, fmt.Errorf("%w: %s version %d has state %v, not %T", ErrTypeMismatch, p.Kind, p.From, p.from.state, live)
+	}
+	state = live
+	if !p.steps[0].pure {
+		if state, err = p.from.isolate(live); err != nil {
+			return nil, err
+		}
+	}
+	for step = range p.steps {
+		s := p.steps[step]
+		if state, err = s.fn(state); err != nil {
+			return nil, fmt.Errorf("%w: %s %d→%d: %v", ErrMigration, p.Kind, s.from, s.to, err)
+		}
+	}
+	return state, nil
+}
+
+// Adapters returns the target version's message adapters, or nil when it has
+// none.
+func (p *Plan) Adapters() *Adapters { return p.adapters }
+
+// Adapters turns messages of older interfaces into the ones a version
+// accepts. A nil *Adapters adapts nothing.
+type Adapters struct {
+	byType map[reflect.Type]adapter
+}
+
+func newAdapters(v *version) *Adapters {
+	if len(v.adapters) == 0 {
+		return nil
+	}
+	return &Adapters{byType: maps(v.adapters)}
+}
+
+func maps(m map[reflect.Type]adapter) map[reflect.Type]adapter {
+	out := make(map[reflect.Type]adapter, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// Adapt returns the message to deliver in place of message, and whether it
+// differs from message.
+func (a *Adapters) Adapt(message any) (any, bool) {
+	if a == nil {
+		return message, false
+	}
+	ad, ok := a.byType[reflect.TypeOf(message)]
+	if !ok {
+		return message, false
+	}
+	return ad.fn(message), true
+}
+
+// Adapters returns the message adapters of a kind's version, or nil when it
+// has none or is not registered.
+func (c *Catalog) Adapters(kind string, number uint32) *Adapters {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	v, err := c.lookup(kind, number)
+	if err != nil {
+		return nil
+	}
+	return newAdapters(v)
+}

@@ -1,0 +1,343 @@
+package update
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/molt-go/molt/registry"
+)
+
+// DefaultDeadline bounds an update whose request sets no deadline.
+const DefaultDeadline = 2 * time.Second
+
+// MaxDeadline is the longest deadline an update may ask for. An actor is
+// held for at most its deadline; a longer one is almost certainly a unit
+// mistake (seconds taken for milliseconds).
+const MaxDeadline = 10 * time.Minute
+
+// Host is the live-updatable actor as the protocol sees it. The actor package
+// implements it; every method is called on the actor's own goroutine, from
+// inside its Receive.
+type Host interface {
+	// Kind and Version say what the actor runs now.
+	Kind() string
+	Version() uint32
+	// Behavior is the running behaviour, which is also its state.
+	Behavior() actor.Actor
+	// Hold starts holding user messages; the ones the behaviour admits still
+	// go through. Release stops holding: held messages go first.
+	Hold()
+	Release()
+	// Held counts the user messages held now.
+	Held() int
+	// Install makes b, a behaviour of the given version, the one that runs,
+	// with the message adapters of that version.
+	Install(version uint32, b actor.Actor, adapters *registry.Adapters)
+	// Deliver hands a lifecycle message to behaviour b at once, outside the
+	// mailbox, with ctx as its context.
+	Deliver(ctx actor.Context, b actor.Actor, message any)
+}
+
+// Update is one update of one actor, from request to result. The actor that
+// runs it calls Start when the request arrives, Continue after every message
+// it delivers while the update is preparing, and Expire when the deadline
+// passes; Done says when it is over and Result tells how it ended. An Update
+// does no I/O of its own: arming the deadline timer and sending the result
+// are the caller's.
+type Update struct {
+	catalog *registry.Catalog
+	host    Host
+	req     *UpdateActor
+	res     *UpdateResult
+	plan    *registry.Plan
+
+	start, mark time.Time
+	deadline    time.Time
+	old, next   actor.Actor
+	notified    bool
+	done        bool
+}
+
+// Start begins the update req of host: initialization, notification, and
+// preparation as far as it can go now. An actor that is already in its
+// stable state is updated before Start returns.
+func Start(ctx actor.Context, catalog *registry.Catalog, host Host, req *UpdateActor) *Update {
+	now := time.Now()
+	u := &Update{
+		catalog: catalog,
+		host:    host,
+		req:     req,
+		start:   now,
+		mark:    now,
+		old:     host.Behavior(),
+		res: &UpdateResult{
+			UpdateId:    req.GetUpdateId(),
+			Kind:        host.Kind(),
+			Actor:       ctx.Self().GetId(),
+			FromVersion: host.Version(),
+			ToVersion:   req.GetToVersion(),
+		},
+	}
+
+	u.res.Phase = Phase_PHASE_INITIALIZATION
+	if err := u.initialize(); err != nil {
+		u.finish(Outcome_OUTCOME_REJECTED, err)
+		return u
+	}
+	u.lap(&u.res.InitializationNs)
+
+	u.res.Phase = Phase_PHASE_NOTIFICATION
+	if err := u.notify(ctx); err != nil {
+		u.abort(ctx, err)
+		return u
+	}
+	u.lap(&u.res.NotificationNs)
+
+	u.res.Phase = Phase_PHASE_PREPARATION
+	u.host.Hold()
+	u.Continue(ctx)
+	return u
+}
+
+// Continue carries a preparing update on: if the behaviour has reached its
+// stable state, through state checking, state transfer and replacement. It
+// does nothing once the update is done.
+func (u *Update) Continue(ctx actor.Context) {
+	if u.done {
+		return
+	}
+	stable, err := u.prepare()
+	if err != nil {
+		u.abort(ctx, err)
+		return
+	}
+	if !stable {
+		return
+	}
+	u.lap(&u.res.PreparationNs)
+
+	u.res.Phase = Phase_PHASE_STATE_CHECKING
+	if err := u.checkState(); err != nil {
+		u.abort(ctx, err)
+		return
+	}
+	u.lap(&u.res.StateCheckingNs)
+
+	u.res.Phase = Phase_PHASE_STATE_TRANSFER
+	if err := u.transferState(); err != nil {
+		u.abort(ctx, err)
+		return
+	}
+	u.lap(&u.res.StateTransferNs)
+
+	u.res.Phase = Phase_PHASE_REPLACEMENT
+	if err := u.replace(ctx); err != nil {
+		u.abort(ctx, err)
+		return
+	}
+	u.lap(&u.res.ReplacementNs)
+	u.finish(Outcome_OUTCOME_COMMITTED, nil)
+}
+
+// Expire aborts the update if it is not done: its deadline has passed.
+func (u *Update) Expire(ctx actor.Context) {
+	if u.done {
+		return
+	}
+	u.Abort(ctx, fmt.Errorf("the deadline of %v passed before the actor reached its stable state (Stable never returned true); make the behaviour reach it sooner or give the update a longer deadline", u.deadline.Sub(u.start).Round(time.Microsecond)))
+}
+
+// Abort ends the update, if it is not done, in its current phase: the old
+// version keeps running with its old state and held messages are released.
+// The actor calls it when something outside the protocol fails, such as a
+// panic in the behaviour while it drains.
+func (u *Update) Abort(ctx actor.Context, reason error) {
+	if u.done {
+		return
+	}
+	u.abort(ctx, reason)
+}
+
+// Done reports whether the update is over.
+func (u *Update) Done() bool { return u.done }
+
+// Result returns how the update ended; it is complete once Done.
+func (u *Update) Result() *UpdateResult { return u.res }
+
+// Deadline returns when the update aborts if not done; zero if it was
+// rejected before one was set.
+func (u *Update) Deadline() time.Time { return u.deadline }
+
+// Phase 1. Initialization: validate the request against the catalogue and
+// plan the migration chain. Nothing is touched.
+func (u *Update) initialize() error {
+	d := DefaultDeadline
+	if pd := u.req.GetDeadline(); pd != nil {
+		if err := pd.CheckValid(); err != nil {
+			return fmt.Errorf("invalid deadline: %v", err)
+		}
+		d = pd.AsDuration()
+		if d <= 0 || d > MaxDeadline {
+			return fmt.Errorf("deadline %v is out of range: give a positive duration up to %v, or leave it unset for %v", d, MaxDeadline, DefaultDeadline)
+		}
+	}
+	u.deadline = u.start.Add(d)
+	if u.req.GetToVersion() == 0 {
+		return errors.New("to_version is missing: name the version to update to (versions are numbered from 1)")
+	}
+	if fv := u.req.GetFromVersion(); fv != 0 && fv != u.host.Version() {
+		return fmt.Errorf("the update applies to version %d but the actor runs version %d", fv, u.host.Version())
+	}
+	plan, err := u.catalog.Plan(u.host.Kind(), u.host.Version(), u.req.GetToVersion())
+	if err != nil {
+		return err
+	}
+	u.plan = plan
+	return nil
+}
+
+// Phase 2. Notification: tell the behaviour, if it listens.
+func (u *Update) notify(ctx actor.Context) error {
+	n, ok := u.old.(Notifiable)
+	if !ok {
+		return nil
+	}
+	u.notified = true
+	return guard("UpdateComing", func() error {
+		n.UpdateComing(ctx, &Notice{UpdateID: u.req.GetUpdateId(), From: u.plan.From, To: u.plan.To, Deadline: u.deadline})
+		return nil
+	})
+}
+
+// Phase 3. Preparation: user messages are held (Start asked the host) and
+// the behaviour drains until it says it is stable.
+func (u *Update) prepare() (stable bool, err error) {
+	q, ok := u.old.(Quiescent)
+	if !ok {
+		return true, nil
+	}
+	err = guard("Stable", func() error {
+		stable = q.Stable()
+		return nil
+	})
+	return stable, err
+}
+
+// Phase 4. State checking: the old state's invariants.
+func (u *Update) checkState() error {
+	return checkInvariants("old", u.old)
+}
+
+// Phase 5. State transfer: the migration chain on an isolated copy of the
+// state, then the new state's invariants.
+func (u *Update) transferState() error {
+	next, err := u.plan.Transfer(u.old)
+	if err != nil {
+		return err
+	}
+	if err := checkInvariants("migrated", next); err != nil {
+		return err
+	}
+	if now := time.Now(); now.After(u.deadline) {
+		return fmt.Errorf("the deadline passed %v ago, during state transfer; give the update a longer deadline or make the migration faster", now.Sub(u.deadline).Round(time.Microsecond))
+	}
+	u.next = next
+	return nil
+}
+
+// Phase 6. Replacement: install the new version under the same PID and tell
+// it where it came from. If it panics on that, the old version goes back.
+func (u *Update) replace(ctx actor.Context) error {
+	u.host.Install(u.plan.To, u.next, u.plan.Adapters())
+	err := guard("receiving VersionChanged", func() error {
+		u.host.Deliver(ctx, u.next, &VersionChanged{From: u.plan.From, To: u.plan.To})
+		return nil
+	})
+	if err != nil {
+		u.host.Install(u.plan.From, u.old, u.catalog.Adapters(u.plan.Kind, u.plan.From))
+	}
+	return err
+}
+
+// abort ends the update on the old version, with its old state.
+func (u *Update) abort(ctx actor.Context, reason error) {
+	old := u.old
+	u.finish(Outcome_OUTCOME_ABORTED, reason)
+	if u.notified {
+		// The behaviour may have stopped work on notice: tell it to go on.
+		err := guard("receiving Aborted", func() error {
+			u.host.Deliver(ctx, old, &Aborted{UpdateID: u.req.GetUpdateId(), Phase: u.res.Phase, Reason: u.res.Reason})
+			return nil
+		})
+		if err != nil {
+			u.res.Reason += "; then " + err.Error()
+		}
+	}
+}
+
+func (u *Update) finish(outcome Outcome, reason error) {
+	u.done = true
+	u.res.Outcome = outcome
+	if reason != nil {
+		u.res.Reason = reason.Error()
+	}
+	u.res.HeldMessages = uint32(u.host.Held())
+	if outcome != Outcome_OUTCOME_REJECTED {
+		u.host.Release()
+	}
+	if outcome != Outcome_OUTCOME_COMMITTED {
+		u.lap(u.phaseNs()) // the time of the phase that failed
+	}
+	u.res.TotalNs = int64(u.mark.Sub(u.start))
+	u.old, u.next = nil, nil
+}
+
+// phaseNs returns the result's time field of the current phase.
+func (u *Update) phaseNs() *int64 {
+	r := u.res
+	switch r.Phase {
+	case Phase_PHASE_NOTIFICATION:
+		return &r.NotificationNs
+	case Phase_PHASE_PREPARATION:
+		return &r.PreparationNs
+	case Phase_PHASE_STATE_CHECKING:
+		return &r.StateCheckingNs
+	case Phase_PHASE_STATE_TRANSFER:
+		return &r.StateTransferNs
+	case Phase_PHASE_REPLACEMENT:
+		return &r.ReplacementNs
+	}
+	return &r.InitializationNs
+}
+
+// lap records the time since the last lap in the field of the phase that
+// just ended.
+func (u *Update) lap(field *int64) {
+	now := time.Now()
+	*field = int64(now.Sub(u.mark))
+	u.mark = now
+}
+
+func checkInvariants(which string, state actor.Actor) error {
+	c, ok := state.(Checker)
+	if !ok {
+		return nil
+	}
+	err := guard("CheckInvariants", c.CheckInvariants)
+	if err != nil {
+		return fmt.Errorf("the %s state breaks its invariants: %w", which, err)
+	}
+	return nil
+}
+
+// guard runs a behaviour's hook and turns a panic into an error.
+func guard(hook string, f func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%s panicked: %v", hook, r)
+		}
+	}()
+	return f()
+}
