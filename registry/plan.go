@@ -65,11 +65,11 @@ func (c *Catalog) plan(key planKey) (*Plan, error) {
 	}
 	steps := shortestChain(c.kinds[key.kind], key.from, key.to)
 	if steps == nil {
-		dir := "up"
+		dir := "an up"
 		if key.to < key.from {
-			dir = "down"
+			dir = "a down"
 		}
-		return nil, fmt.Errorf("%w: %s from version %d to %d; register a %s migration with registry.Migrate(cat, %q, %d, %d, fn) or through versions in between",
+		return nil, fmt.Errorf("%w: %s from version %d to %d; register %s migration with registry.Migrate(cat, %q, %d, %d, fn) or through versions in between",
 			ErrNoPath, key.kind, key.from, key.to, dir, key.kind, key.from, key.to)
 	}
 	if err := checkInterface(fromV, toV); err != nil {

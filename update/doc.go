@@ -1,0 +1,59 @@
+// Package update is molt's cooperative update of one actor: the wire
+// messages that ask for an update and report it, the hooks through which a
+// behaviour takes part in its own update, and the protocol that drives it
+// through six phases.
+//
+// # Asking for an update
+//
+// Send an UpdateActor to a molt actor's PID with Request, from anywhere
+// (another actor, the root context, another process once the PID is
+// remote); the UpdateResult comes back to the sender. In process,
+// actor.Node.Update does the same without the cost of a protoactor Future.
+// UpdateActor travels on the mailbox's control lane: it overtakes the user
+// messages queued before it. Every user message the actor has not yet
+// received when the update starts goes to the version that runs after it.
+//
+// # The six phases
+//
+// Start and Continue run, in order, on the actor's own goroutine:
+//
+//  1. Initialization: the request is validated (target version, deadline,
+//     optional from_version) and planned against the registry: the chain of
+//     migrations and the check of the message interface. Nothing has been
+//     touched; a failure here rejects the update.
+//  2. Notification: a Notifiable behaviour hears that the update is coming.
+//  3. Preparation: user messages are held in arrival order; the ones an
+//     Admitter admits go through, and a Quiescent behaviour is asked after
+//     each message whether it is Stable. The deadline bounds this phase.
+//  4. State checking: the old state's invariants (Checker).
+//  5. State transfer: the migration chain builds the new state from an
+//     isolated copy of the old one, and the new state's invariants are
+//     checked.
+//  6. Replacement: the new version is installed under the same PID and
+//     receives VersionChanged; then the held messages are delivered, in
+//     order, before any newer one.
+//
+// A failure, panic or deadline in phases 2 to 6 aborts the update: the
+// actor keeps the old behaviour value, with its state exactly as it was, and
+// its held messages are released in order. The UpdateResult names the phase
+// that failed and why, the number of messages held and the time spent in
+// each phase.
+//
+// A behaviour that implements none of the hooks is stable between any two
+// messages: its whole update happens within the one delivery of the
+// UpdateActor, and nothing is held at all.
+//
+// # What is bounded and what is not
+//
+// The deadline (DefaultDeadline unless the request sets one, at most
+// MaxDeadline) bounds waiting for the stable state, and is checked again
+// after state transfer. Hooks and migrations are the behaviour's own code
+// running on its goroutine: one that blocks forever cannot be interrupted,
+// as no Go code can be, so keep them short and non-blocking.
+//
+// # The protocol without an actor system
+//
+// Update works against the Host interface and does no I/O: arming the
+// deadline timer and sending the result are the caller's. The actor package
+// is its one production caller; tests drive it with a fake Host.
+package update

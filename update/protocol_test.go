@@ -1,0 +1,297 @@
+package update_test
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	pa "github.com/asynkron/protoactor-go/actor"
+	"github.com/molt-go/molt/registry"
+	"github.com/molt-go/molt/update"
+	"google.golang.org/protobuf/types/known/durationpb"
+)
+
+// The protocol runs here without an actor system: a fake host records what
+// the protocol asks of it, so each phase can be driven and failed on its own.
+
+type fakeHost struct {
+	kind      string
+	version   uint32
+	behavior  pa.Actor
+	holding   bool
+	held      int
+	log       []string
+	delivered []any
+}
+
+func (h *fakeHost) Kind() string       { return h.kind }
+func (h *fakeHost) Version() uint32    { return h.version }
+func (h *fakeHost) Behavior() pa.Actor { return h.behavior }
+func (h *fakeHost) Hold()              { h.holding = true; h.log = append(h.log, "hold") }
+func (h *fakeHost) Release()           { h.holding = false; h.log = append(h.log, "release") }
+func (h *fakeHost) Held() int          { return h.held }
+func (h *fakeHost) Deliver(_ pa.Context, b pa.Actor, m any) {
+	h.delivered = append(h.delivered, m)
+	b.Receive(&fakeContext{message: m})
+}
+func (h *fakeHost) Install(v uint32, b pa.Actor, _ *registry.Adapters) {
+	h.version, h.behavior = v, b
+	h.log = append(h.log, fmt.Sprintf("install %d", v))
+}
+
+// fakeContext is the little of actor.Context the protocol and the test
+// behaviours use.
+type fakeContext struct {
+	pa.Context
+	message any
+}
+
+func (c *fakeContext) Self() *pa.PID   { return pa.NewPID("test", "a") }
+func (c *fakeContext) Message() any    { return c.message }
+func (c *fakeContext) Sender() *pa.PID { return nil }
+
+// box is a behaviour whose every hook can be made to fail; Items is its
+// state. Its two versions share the type so that one fault table serves both.
+type box struct {
+	Items    []int
+	Failing  string // the hook that fails: "notify", "stable", "never-stable", "old-invariant", "new-invariant", "changed"
+	Stable_  bool
+	Notified bool
+	Aborted  *update.Aborted
+}
+
+type boxV2 struct{ box }
+
+func (b *box) UpdateComing(pa.Context, *update.Notice) {
+	b.Notified = true
+	if b.Failing == "notify" {
+		panic("notify fails")
+	}
+}
+
+func (b *box) Stable() bool {
+	switch b.Failing {
+	case "stable":
+		panic("stable fails")
+	case "never-stable":
+		return false
+	}
+	return b.Stable_
+}
+
+func (b *box) CheckInvariants() error {
+	if b.Failing == "old-invariant" {
+		return errors.New("old invariant broken")
+	}
+	return nil
+}
+
+func (b *boxV2) CheckInvariants() error {
+	if b.Failing == "new-invariant" {
+		return errors.New("new invariant broken")
+	}
+	return nil
+}
+
+func (b *box) Receive(ctx pa.Context) {
+	if a, ok := ctx.Message().(*update.Aborted); ok {
+		b.Aborted = a
+	}
+}
+
+func (b *boxV2) Receive(ctx pa.Context) {
+	if _, ok := ctx.Message().(*update.VersionChanged); ok && b.Failing == "changed" {
+		panic("VersionChanged fails")
+	}
+}
+
+func boxCatalog(t *testing.T) *registry.Catalog {
+	t.Helper()
+	cat := registry.New()
+	for _, err := range []error{
+		registry.Register(cat, "box", 1, func() *box { return &box{} }),
+		registry.Register(cat, "box", 2, func() *boxV2 { return &boxV2{} }),
+		registry.Migrate(cat, "box", 1, 2, func(o *box) (*boxV2, error) {
+			n := &boxV2{box: *o}
+			n.Items = append([]int(nil), o.Items...)
+			o.Items = append(o.Items[:0], -1) // scribble on the input: isolation must undo it
+			switch o.Failing {
+			case "migrate":
+				return nil, errors.New("migration fails")
+			case "migrate-panic":
+				panic("migration panics")
+			}
+			return n, nil
+		}),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return cat
+}
+
+// TestPhases drives one update per case and checks where it stops, what it
+// reports, and that an abort leaves the old behaviour with its old state.
+func TestPhases(t *testing.T) {
+	cases := []struct {
+		failing   string
+		deadline  time.Duration
+		outcome   update.Outcome
+		phase     update.Phase
+		reason    string
+		installed uint32
+	}{
+		{"", 0, update.Outcome_OUTCOME_COMMITTED, update.Phase_PHASE_REPLACEMENT, "", 2},
+		{"notify", 0, update.Outcome_OUTCOME_ABORTED, update.Phase_PHASE_NOTIFICATION, "UpdateComing panicked: notify fails", 1},
+		{"stable", 0, update.Outcome_OUTCOME_ABORTED, update.Phase_PHASE_PREPARATION, "Stable panicked: stable fails", 1},
+		{"old-invariant", 0, update.Outcome_OUTCOME_ABORTED, update.Phase_PHASE_STATE_CHECKING, "the old state breaks its invariants: old invariant broken", 1},
+		{"migrate", 0, update.Outcome_OUTCOME_ABORTED, update.Phase_PHASE_STATE_TRANSFER, "box 1→2: migration fails", 1},
+		{"migrate-panic", 0, update.Outcome_OUTCOME_ABORTED, update.Phase_PHASE_STATE_TRANSFER, "box 1→2 panicked: migration panics", 1},
+		{"new-invariant", 0, update.Outcome_OUTCOME_ABORTED, update.Phase_PHASE_STATE_TRANSFER, "the migrated state breaks its invariants: new invariant broken", 1},
+		{"changed", 0, update.Outcome_OUTCOME_ABORTED, update.Phase_PHASE_REPLACEMENT, "receiving VersionChanged panicked: VersionChanged fails", 1},
+	}
+	for _, c := range cases {
+		name := c.failing
+		if name == "" {
+			name = "commit"
+		}
+		t.Run(name, func(t *testing.T) {
+			old := &box{Items: []int{1, 2, 3}, Failing: c.failing, Stable_: true}
+			want := *old
+			want.Items = []int{1, 2, 3}
+			want.Notified = true
+			h := &fakeHost{kind: "box", version: 1, behavior: old, held: 4}
+			u := update.Start(&fakeContext{}, boxCatalog(t), h, &update.UpdateActor{ToVersion: 2, UpdateId: "u1"})
+			if !u.Done() {
+				t.Fatal("an update of a stable actor did not finish within Start")
+			}
+			res := u.Result()
+			if res.GetOutcome() != c.outcome || res.GetPhase() != c.phase {
+				t.Fatalf("got %v in %v (%s), want %v in %v", res.GetOutcome(), res.GetPhase(), res.GetReason(), c.outcome, c.phase)
+			}
+			if !strings.Contains(res.GetReason(), c.reason) {
+				t.Errorf("reason %q does not say %q", res.GetReason(), c.reason)
+			}
+			if h.version != c.installed {
+				t.Errorf("the host runs version %d, want %d", h.version, c.installed)
+			}
+			if h.holding {
+				t.Error("the host still holds its messages")
+			}
+			if res.GetHeldMessages() != 4 || res.GetUpdateId() != "u1" || res.GetKind() != "box" || res.GetActor() != "a" {
+				t.Errorf("result fields: %v", res)
+			}
+			if res.GetTotalNs() <= 0 {
+				t.Errorf("total time %d", res.GetTotalNs())
+			}
+			if c.outcome == update.Outcome_OUTCOME_COMMITTED {
+				if h.delivered[0].(*update.VersionChanged).From != 1 {
+					t.Errorf("the new version got %v first, want VersionChanged from 1", h.delivered)
+				}
+				if got := h.behavior.(*boxV2).Items; !reflect.DeepEqual(got, []int{1, 2, 3}) {
+					t.Errorf("migrated state %v, want [1 2 3]", got)
+				}
+				return
+			}
+			if h.behavior != old {
+				t.Fatal("after the abort the host does not run the old behaviour value")
+			}
+			want.Aborted = old.Aborted
+			if !reflect.DeepEqual(*old, want) {
+				t.Errorf("the old state changed:\n got  %+v\n want %+v", *old, want)
+			}
+			if old.Aborted == nil || old.Aborted.Phase != c.phase || old.Aborted.UpdateID != "u1" {
+				t.Errorf("the old version was told %+v, want Aborted in %v", old.Aborted, c.phase)
+			}
+		})
+	}
+}
+
+// TestPreparationWaitsForStable: an actor that is not stable is held; the
+// update goes on when Continue finds it stable, and each phase's time is
+// reported.
+func TestPreparationWaitsForStable(t *testing.T) {
+	old := &box{Items: []int{7}}
+	h := &fakeHost{kind: "box", version: 1, behavior: old}
+	ctx := &fakeContext{}
+	u := update.Start(ctx, boxCatalog(t), h, &update.UpdateActor{ToVersion: 2})
+	if u.Done() || !h.holding {
+		t.Fatalf("an unstable actor: done=%v holding=%v, want held and waiting", u.Done(), h.holding)
+	}
+	u.Continue(ctx)
+	if u.Done() {
+		t.Fatal("the update went on while the actor is not stable")
+	}
+	old.Stable_ = true
+	u.Continue(ctx)
+	if !u.Done() || u.Result().GetOutcome() != update.Outcome_OUTCOME_COMMITTED {
+		t.Fatalf("after the actor became stable: done=%v %v", u.Done(), u.Result())
+	}
+	r := u.Result()
+	phases := []int64{r.InitializationNs, r.NotificationNs, r.PreparationNs, r.StateCheckingNs, r.StateTransferNs, r.ReplacementNs}
+	var sum int64
+	for i, ns := range phases {
+		if ns <= 0 {
+			t.Errorf("phase %v took %d ns", update.Phase(i+1), ns)
+		}
+		sum += ns
+	}
+	if sum != r.TotalNs {
+		t.Errorf("the phases add up to %d ns, the total says %d", sum, r.TotalNs)
+	}
+	if got := strings.Join(h.log, ", "); got != "hold, install 2, release" {
+		t.Errorf("host calls: %s", got)
+	}
+}
+
+// TestExpireAbortsInPreparation: the deadline aborts an update that has not
+// reached its stable state, and nothing after that changes it.
+func TestExpireAbortsInPreparation(t *testing.T) {
+	old := &box{Failing: "never-stable"}
+	h := &fakeHost{kind: "box", version: 1, behavior: old}
+	ctx := &fakeContext{}
+	u := update.Start(ctx, boxCatalog(t), h, &update.UpdateActor{ToVersion: 2, Deadline: durationpb.New(time.Millisecond)})
+	if d := time.Until(u.Deadline()); d > time.Millisecond {
+		t.Errorf("deadline is %v away, want at most 1ms", d)
+	}
+	u.Expire(ctx)
+	res := u.Result()
+	if res.GetOutcome() != update.Outcome_OUTCOME_ABORTED || res.GetPhase() != update.Phase_PHASE_PREPARATION || !strings.Contains(res.GetReason(), "deadline of 1ms") {
+		t.Fatalf("got %v in %v: %s", res.GetOutcome(), res.GetPhase(), res.GetReason())
+	}
+	old.Failing = ""
+	old.Stable_ = true
+	u.Continue(ctx)
+	u.Expire(ctx)
+	u.Abort(ctx, errors.New("late"))
+	if res.GetOutcome() != update.Outcome_OUTCOME_ABORTED || h.version != 1 || strings.Contains(res.GetReason(), "late") {
+		t.Fatalf("a finished update changed: %v, version %d", res, h.version)
+	}
+}
+
+// TestRejectionTouchesNothing: a request refused in initialization neither
+// notifies nor holds.
+func TestRejectionTouchesNothing(t *testing.T) {
+	for _, req := range []*update.UpdateActor{
+		{ToVersion: 3},
+		{},
+		{ToVersion: 2, Deadline: durationpb.New(-time.Second)},
+		{ToVersion: 2, Deadline: &durationpb.Duration{Seconds: 1, Nanos: -1}},
+		{ToVersion: 2, FromVersion: 2},
+	} {
+		old := &box{Stable_: true}
+		h := &fakeHost{kind: "box", version: 1, behavior: old}
+		u := update.Start(&fakeContext{}, boxCatalog(t), h, req)
+		res := u.Result()
+		if res.GetOutcome() != update.Outcome_OUTCOME_REJECTED || res.GetPhase() != update.Phase_PHASE_INITIALIZATION || res.GetReason() == "" {
+			t.Errorf("%v: got %v in %v (%q), want rejected in initialization with a reason", req, res.GetOutcome(), res.GetPhase(), res.GetReason())
+		}
+		if old.Notified || len(h.log) != 0 {
+			t.Errorf("%v: a rejected update touched the actor: notified=%v host calls=%v", req, old.Notified, h.log)
+		}
+	}
+}
