@@ -17,6 +17,8 @@ type Control interface {
 
 // Filter reports whether a user message may be delivered while the mailbox
 // holds. The message is the one posted, which may be an *actor.MessageEnvelope.
+// A Filter that panics keeps the message parked and escalates the panic to
+// the supervisor, as a panic in Receive does.
 type Filter func(message any) bool
 
 // Counts is a snapshot of what a mailbox has waiting.
@@ -59,6 +61,7 @@ type Mailbox struct {
 
 	invoker     actor.MessageInvoker
 	dispatcher  actor.Dispatcher
+	process     func() // m.processMessages, bound once: scheduling allocates nothing
 	middlewares []actor.MailboxMiddleware
 }
 
@@ -127,6 +130,7 @@ func (m *Mailbox) PostSystemMessage(message any) {
 func (m *Mailbox) RegisterHandlers(invoker actor.MessageInvoker, dispatcher actor.Dispatcher) {
 	m.invoker = invoker
 	m.dispatcher = dispatcher
+	m.process = m.processMessages
 }
 
 // Start is called by protoactor once the actor is ready.
@@ -178,23 +182,26 @@ func (m *Mailbox) Defer(message any) {
 
 func (m *Mailbox) schedule() {
 	if m.status.CompareAndSwap(idle, running) {
-		m.dispatcher.Schedule(m.processMessages)
+		m.dispatcher.Schedule(m.process)
 	}
 }
 
 func (m *Mailbox) processMessages() {
 	for {
 		m.run()
+		// Read while the consumer state is still ours: run may have
+		// stopped on a panic right after a Release.
+		released := !m.holding && m.parked.len() > 0
 		m.status.Store(idle)
 		// A message posted after run saw an empty queue, and before the
 		// status went idle, did not schedule us: look again.
 		pending := m.system.len() > 0 ||
-			(m.suspended.Load() == 0 && (m.user.len() > 0 || m.control.len() > 0))
+			(m.suspended.Load() == 0 && (released || m.user.len() > 0 || m.control.len() > 0))
 		if !pending || !m.status.CompareAndSwap(idle, running) {
 			break
 		}
 	}
-	if m.user.len() == 0 && m.suspended.Load() == 0 {
+	if m.UserMessageCount() == 0 && m.suspended.Load() == 0 {
 		for _, mw := range m.middlewares {
 			mw.MailboxEmpty()
 		}
@@ -219,7 +226,7 @@ func (m *Mailbox) next() (any, bool) {
 			return m.parked.pop(), false
 		}
 		msg := m.user.pop()
-		if msg == nil || !m.holding || (m.admit != nil && m.admit(msg)) {
+		if msg == nil || !m.holding || m.admits(msg) {
 			return msg, false
 		}
 		m.parked.push(msg)
@@ -227,10 +234,36 @@ func (m *Mailbox) next() (any, bool) {
 	}
 }
 
+// filterPanic carries a panic of the Filter, and the message it was looking
+// at, to run's recover.
+type filterPanic struct {
+	reason  any
+	message any
+}
+
+// admits asks the filter about msg. If the filter panics, msg is parked, so
+// that it is not lost, and the panic goes to the supervisor with msg.
+func (m *Mailbox) admits(msg any) bool {
+	if m.admit == nil {
+		return false
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			m.parked.push(msg)
+			m.held.Add(1)
+			panic(filterPanic{reason: r, message: msg})
+		}
+	}()
+	return m.admit(msg)
+}
+
 func (m *Mailbox) run() {
 	var msg any
 	defer func() {
 		if r := recover(); r != nil {
+			if fp, ok := r.(filterPanic); ok {
+				r, msg = fp.reason, fp.message
+			}
 			m.invoker.EscalateFailure(r, msg)
 		}
 	}()
