@@ -17,7 +17,9 @@ import (
 // case; test for them with errors.Is.
 var (
 	// ErrInvalid is returned by Register, Migrate and Adapt when an argument
-	// is unusable: an empty kind, version 0, a nil function.
+	// is unusable: an empty kind, version 0, a nil function, a state that is
+	// not a pointer, an adapter between interface types, a codec that cannot
+	// carry the state.
 	ErrInvalid = errors.New("registry: invalid registration")
 	// ErrDuplicate is returned when a version, migration or adapter is
 	// registered twice.
@@ -26,8 +28,9 @@ var (
 	ErrUnknownKind = errors.New("registry: unknown kind")
 	// ErrUnknownVersion is returned when a kind has no such version.
 	ErrUnknownVersion = errors.New("registry: unknown version")
-	// ErrTypeMismatch is returned when a migration, clone or adapter takes or
-	// returns a type other than the one registered for its version.
+	// ErrTypeMismatch is returned when a migration or Clone takes or returns
+	// a type other than the one registered for its version, and when a state
+	// handed to Encode or Transfer is not of its version's type.
 	ErrTypeMismatch = errors.New("registry: type mismatch")
 	// ErrNoPath is returned by Plan when no chain of migrations leads from
 	// one version to the other.
@@ -146,8 +149,14 @@ func Register[S actor.Actor](c *Catalog, kind string, number uint32, factory fun
 		o(&vc)
 	}
 	state := reflect.TypeFor[S]()
-	if vc.cloneType != nil && (vc.cloneType != state || vc.clone == nil) {
-		return fmt.Errorf("%w: Clone for %s version %d must be a non-nil func(%v) %v, got one for %v", ErrTypeMismatch, kind, number, state, state, vc.cloneType)
+	if state.Kind() != reflect.Pointer {
+		return fmt.Errorf("%w: the state of %s version %d is %v; make it a pointer (func() *%v) so that migrations and codecs can fill it", ErrInvalid, kind, number, state, state)
+	}
+	if vc.cloneType != nil && vc.cloneType != state {
+		return fmt.Errorf("%w: Clone for %s version %d must be a func(%v) %v, got one for %v", ErrTypeMismatch, kind, number, state, state, vc.cloneType)
+	}
+	if vc.cloneType != nil && vc.clone == nil {
+		return fmt.Errorf("%w: Clone for %s version %d is nil", ErrInvalid, kind, number)
 	}
 	v := &version{
 		kind:    kind,
@@ -157,11 +166,15 @@ func Register[S actor.Actor](c *Catalog, kind string, number uint32, factory fun
 		codec:   vc.codec,
 		clone:   vc.clone,
 	}
+	isProto := state.Implements(reflect.TypeFor[proto.Message]())
 	if v.codec == nil {
 		v.codec = Msgpack
-		if state.Implements(reflect.TypeFor[proto.Message]()) {
+		if isProto {
 			v.codec = Protobuf
 		}
+	}
+	if v.codec == Protobuf && !isProto {
+		return fmt.Errorf("%w: %s version %d uses the protobuf codec but its state %v is not a proto.Message", ErrInvalid, kind, number, state)
 	}
 	if vc.declared {
 		v.accepts = make(map[reflect.Type]bool, len(vc.accepts))
@@ -258,14 +271,19 @@ func Migrate[From, To actor.Actor](c *Catalog, kind string, from, to uint32, fn 
 // version's interface into one this version accepts. While the actor runs
 // this version, a message of type Old is delivered as fn(message).
 //
-// Adapt returns ErrInvalid for a nil function, ErrUnknownKind or
+// Adapt returns ErrInvalid for a nil function or an interface type (a
+// message has one concrete type, which the adapter is looked up by),
+// ErrUnknownKind or
 // ErrUnknownVersion for a version not registered, and ErrDuplicate if the
 // version already adapts Old.
 func Adapt[Old, New any](c *Catalog, kind string, number uint32, fn func(Old) New) error {
 	if fn == nil {
 		return fmt.Errorf("%w: Adapt(%q, %d) needs a function", ErrInvalid, kind, number)
 	}
-	in := reflect.TypeFor[Old]()
+	in, out := reflect.TypeFor[Old](), reflect.TypeFor[New]()
+	if in.Kind() == reflect.Interface || out.Kind() == reflect.Interface {
+		return fmt.Errorf("%w: Adapt(%q, %d) from %v to %v: both must be concrete message types, not interfaces", ErrInvalid, kind, number, in, out)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	v, err := c.lookup(kind, number)
@@ -278,7 +296,7 @@ func Adapt[Old, New any](c *Catalog, kind string, number uint32, fn func(Old) Ne
 	if v.adapters == nil {
 		v.adapters = make(map[reflect.Type]adapter)
 	}
-	v.adapters[in] = adapter{out: reflect.TypeFor[New](), fn: func(m any) any { return fn(m.(Old)) }}
+	v.adapters[in] = adapter{out: out, fn: func(m any) any { return fn(m.(Old)) }}
 	clear(c.plans)
 	return nil
 }
@@ -381,12 +399,12 @@ func (c *Catalog) Decode(kind string, number uint32, data []byte) (actor.Actor, 
 func (v *version) encode(state actor.Actor) (data []byte, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("%w: encoding %s version %d with %s panicked: %v", ErrCodec, v.kind, v.number, v.codec.Name(), r)
+			data, err = nil, fmt.Errorf("%w: encoding %s version %d with %s panicked: %v", ErrCodec, v.kind, v.number, v.codec.Name(), r)
 		}
 	}()
 	data, err = v.codec.Encode(state)
 	if err != nil {
-		return nil, fmt.Errorf("%w: encoding %s version %d with %s: %v", ErrCodec, v.kind, v.number, v.codec.Name(), err)
+		return nil, fmt.Errorf("%w: encoding %s version %d with %s: %w", ErrCodec, v.kind, v.number, v.codec.Name(), err)
 	}
 	return data, nil
 }
@@ -399,7 +417,7 @@ func (v *version) decode(data []byte) (state actor.Actor, err error) {
 	}()
 	state = v.factory()
 	if err := v.codec.Decode(data, state); err != nil {
-		return nil, fmt.Errorf("%w: decoding %s version %d with %s: %v", ErrCodec, v.kind, v.number, v.codec.Name(), err)
+		return nil, fmt.Errorf("%w: decoding %s version %d with %s: %w", ErrCodec, v.kind, v.number, v.codec.Name(), err)
 	}
 	return state, nil
 }
@@ -407,7 +425,11 @@ func (v *version) decode(data []byte) (state actor.Actor, err error) {
 // isolate returns a deep copy of the live state for a migration to work on.
 func (v *version) isolate(state actor.Actor) (actor.Actor, error) {
 	if v.clone != nil {
-		return v.clone(state), nil
+		c := v.clone(state)
+		if isNil(c) {
+			return nil, fmt.Errorf("%w: the Clone of %s version %d returned nil", ErrCodec, v.kind, v.number)
+		}
+		return c, nil
 	}
 	data, err := v.encode(state)
 	if err != nil {

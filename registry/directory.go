@@ -19,19 +19,24 @@ type Entry struct {
 // NewDirectory.
 type Directory struct {
 	mu      sync.RWMutex
-	entries map[string]Entry // by PID id
+	entries map[pidKey]Entry
 }
+
+// pidKey identifies a PID by address and id: two nodes may use the same id.
+type pidKey struct{ address, id string }
+
+func keyOf(pid *actor.PID) pidKey { return pidKey{pid.GetAddress(), pid.GetId()} }
 
 // NewDirectory returns an empty directory.
 func NewDirectory() *Directory {
-	return &Directory{entries: make(map[string]Entry)}
+	return &Directory{entries: make(map[pidKey]Entry)}
 }
 
 // Add records a live actor unless it is recorded already.
 func (d *Directory) Add(pid *actor.PID, kind string, version uint32) {
 	d.mu.Lock()
-	if _, ok := d.entries[pid.GetId()]; !ok {
-		d.entries[pid.GetId()] = Entry{PID: pid, Kind: kind, Version: version}
+	if _, ok := d.entries[keyOf(pid)]; !ok {
+		d.entries[keyOf(pid)] = Entry{PID: pid, Kind: kind, Version: version}
 	}
 	d.mu.Unlock()
 }
@@ -39,27 +44,27 @@ func (d *Directory) Add(pid *actor.PID, kind string, version uint32) {
 // Set records the version a live actor runs now.
 func (d *Directory) Set(pid *actor.PID, kind string, version uint32) {
 	d.mu.Lock()
-	d.entries[pid.GetId()] = Entry{PID: pid, Kind: kind, Version: version}
+	d.entries[keyOf(pid)] = Entry{PID: pid, Kind: kind, Version: version}
 	d.mu.Unlock()
 }
 
 // Remove forgets an actor that stopped.
 func (d *Directory) Remove(pid *actor.PID) {
 	d.mu.Lock()
-	delete(d.entries, pid.GetId())
+	delete(d.entries, keyOf(pid))
 	d.mu.Unlock()
 }
 
 // Lookup returns what the directory knows of pid.
 func (d *Directory) Lookup(pid *actor.PID) (Entry, bool) {
 	d.mu.RLock()
-	e, ok := d.entries[pid.GetId()]
+	e, ok := d.entries[keyOf(pid)]
 	d.mu.RUnlock()
 	return e, ok
 }
 
 // List returns the live actors of a kind, every kind if kind is empty,
-// sorted by PID id.
+// sorted by PID address and id.
 func (d *Directory) List(kind string) []Entry {
 	d.mu.RLock()
 	out := make([]Entry, 0, len(d.entries))
@@ -69,7 +74,13 @@ func (d *Directory) List(kind string) []Entry {
 		}
 	}
 	d.mu.RUnlock()
-	sort.Slice(out, func(i, j int) bool { return out[i].PID.GetId() < out[j].PID.GetId() })
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i].PID, out[j].PID
+		if a.GetAddress() != b.GetAddress() {
+			return a.GetAddress() < b.GetAddress()
+		}
+		return a.GetId() < b.GetId()
+	})
 	return out
 }
 

@@ -14,15 +14,26 @@ import (
 // of migrations to run and the target version's message adapters. A Plan is
 // immutable and may be used by many updates at once.
 type Plan struct {
-	Kind     string
-	From, To uint32
-	// Path lists the versions the state passes through, From first, To last.
-	Path []uint32
-
-	from, to *version
+	kind     string
+	from, to uint32
+	path     []uint32
+	fromV    *version
 	steps    []*migration
+	sources  []*version // the version each step migrates from
 	adapters *Adapters
 }
+
+// Kind returns the kind the plan updates.
+func (p *Plan) Kind() string { return p.kind }
+
+// From returns the version the plan starts from.
+func (p *Plan) From() uint32 { return p.from }
+
+// To returns the version the plan ends at.
+func (p *Plan) To() uint32 { return p.to }
+
+// Path returns the versions the state passes through, From first, To last.
+func (p *Plan) Path() []uint32 { return append([]uint32(nil), p.path...) }
 
 // Plan validates an update of a kind from one version to another and returns
 // the plan to carry it out. It prefers the chain with the fewest migrations.
@@ -75,13 +86,16 @@ func (c *Catalog) plan(key planKey) (*Plan, error) {
 	if err := checkInterface(fromV, toV); err != nil {
 		return nil, err
 	}
+	k := c.kinds[key.kind]
 	path := []uint32{key.from}
-	for _, s := range steps {
+	sources := make([]*version, len(steps))
+	for i, s := range steps {
 		path = append(path, s.to)
+		sources[i] = k.versions[s.from]
 	}
 	return &Plan{
-		Kind: key.kind, From: key.from, To: key.to, Path: path,
-		from: fromV, to: toV, steps: steps,
+		kind: key.kind, from: key.from, to: key.to, path: path,
+		fromV: fromV, steps: steps, sources: sources,
 		adapters: newAdapters(toV),
 	}, nil
 }
@@ -145,36 +159,42 @@ func checkInterface(from, to *version) error {
 }
 
 // Transfer builds the target version's state from the live state of the
-// source version. The live state is never modified: unless the first
-// migration is Pure, the chain starts from an isolated copy. A migration that
-// returns an error, panics or returns nil makes Transfer return ErrMigration;
-// a copy that cannot be made returns ErrCodec.
+// source version. The live state is never modified: the chain runs on an
+// isolated copy, made just before the first migration that is not Pure
+// (Pure ones may share memory with their input, so the copy comes after
+// them, from the state they returned). A migration that returns an error,
+// panics or returns nil makes Transfer return ErrMigration, wrapping the
+// migration's error; a copy that cannot be made returns ErrCodec; a live
+// state of the wrong type or nil returns ErrTypeMismatch.
 func (p *Plan) Transfer(live actor.Actor) (state actor.Actor, err error) {
-	step := -1
+	step, copying := 0, false
 	defer func() {
 		if r := recover(); r != nil {
 			state = nil
-			if step < 0 {
-				err = fmt.Errorf("%w: copying %s version %d panicked: %v", ErrCodec, p.Kind, p.From, r)
+			s := p.steps[step]
+			if copying {
+				err = fmt.Errorf("%w: copying the state of %s version %d panicked: %v", ErrCodec, p.kind, s.from, r)
 			} else {
-				s := p.steps[step]
-				err = fmt.Errorf("%w: %s %d→%d panicked: %v", ErrMigration, p.Kind, s.from, s.to, r)
+				err = fmt.Errorf("%w: %s %d→%d panicked: %v", ErrMigration, p.kind, s.from, s.to, r)
 			}
 		}
 	}()
-	if reflect.TypeOf(live) != p.from.state {
-		return nil, fmt.Errorf("%w: %s version %d has state %v, not %T", ErrTypeMismatch, p.Kind, p.From, p.from.state, live)
+	if reflect.TypeOf(live) != p.fromV.state || isNil(live) {
+		return nil, fmt.Errorf("%w: %s version %d has state %v, not %T (%v)", ErrTypeMismatch, p.kind, p.from, p.fromV.state, live, live)
 	}
 	state = live
-	if !p.steps[0].pure {
-		if state, err = p.from.isolate(live); err != nil {
-			return nil, err
-		}
-	}
+	shared := true // state may share memory with live
 	for step = range p.steps {
 		s := p.steps[step]
+		if shared && !s.pure {
+			copying = true
+			if state, err = p.sources[step].isolate(state); err != nil {
+				return nil, err
+			}
+			copying, shared = false, false
+		}
 		if state, err = s.fn(state); err != nil {
-			return nil, fmt.Errorf("%w: %s %d→%d: %v", ErrMigration, p.Kind, s.from, s.to, err)
+			return nil, fmt.Errorf("%w: %s %d→%d: %w", ErrMigration, p.kind, s.from, s.to, err)
 		}
 	}
 	return state, nil

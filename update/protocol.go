@@ -206,7 +206,7 @@ func (u *Update) notify(ctx actor.Context) error {
 	}
 	u.notified = true
 	return guard("UpdateComing", func() error {
-		n.UpdateComing(ctx, &Notice{UpdateID: u.req.GetUpdateId(), From: u.plan.From, To: u.plan.To, Deadline: u.deadline})
+		n.UpdateComing(ctx, &Notice{UpdateID: u.req.GetUpdateId(), From: u.plan.From(), To: u.plan.To(), Deadline: u.deadline})
 		return nil
 	})
 }
@@ -250,13 +250,13 @@ func (u *Update) transferState() error {
 // Phase 6. Replacement: install the new version under the same PID and tell
 // it where it came from. If it panics on that, the old version goes back.
 func (u *Update) replace(ctx actor.Context) error {
-	u.host.Install(u.plan.To, u.next, u.plan.Adapters())
+	u.host.Install(u.plan.To(), u.next, u.plan.Adapters())
 	err := guard("receiving VersionChanged", func() error {
-		u.host.Deliver(ctx, u.next, &VersionChanged{From: u.plan.From, To: u.plan.To})
+		u.host.Deliver(ctx, u.next, &VersionChanged{From: u.plan.From(), To: u.plan.To()})
 		return nil
 	})
 	if err != nil {
-		u.host.Install(u.plan.From, u.old, u.catalog.Adapters(u.plan.Kind, u.plan.From))
+		u.host.Install(u.plan.From(), u.old, u.catalog.Adapters(u.plan.Kind(), u.plan.From()))
 	}
 	return err
 }

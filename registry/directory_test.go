@@ -1,0 +1,137 @@
+package registry_test
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/molt-go/molt/registry"
+)
+
+func pid(id string) *actor.PID { return actor.NewPID("nonhost", id) }
+
+func TestDirectory(t *testing.T) {
+	type op func(d *registry.Directory)
+	add := func(id, kind string, v uint32) op {
+		return func(d *registry.Directory) { d.Add(pid(id), kind, v) }
+	}
+	set := func(id, kind string, v uint32) op {
+		return func(d *registry.Directory) { d.Set(pid(id), kind, v) }
+	}
+	remove := func(id string) op { return func(d *registry.Directory) { d.Remove(pid(id)) } }
+	type want struct {
+		id      string
+		found   bool
+		kind    string
+		version uint32
+	}
+	tests := []struct {
+		name string
+		ops  []op
+		want []want
+		len  int
+	}{
+		{"add", []op{add("a", "counter", 1)}, []want{{"a", true, "counter", 1}, {"b", false, "", 0}}, 1},
+		{"add keeps the first entry", []op{add("a", "counter", 1), add("a", "session", 2)}, []want{{"a", true, "counter", 1}}, 1},
+		{"set overwrites", []op{add("a", "counter", 1), set("a", "counter", 3)}, []want{{"a", true, "counter", 3}}, 1},
+		{"set adds", []op{set("a", "counter", 2)}, []want{{"a", true, "counter", 2}}, 1},
+		{"remove", []op{add("a", "counter", 1), add("b", "counter", 1), remove("a")}, []want{{"a", false, "", 0}, {"b", true, "counter", 1}}, 1},
+		{"remove unknown", []op{add("a", "counter", 1), remove("zz")}, []want{{"a", true, "counter", 1}}, 1},
+		{"add after remove", []op{add("a", "counter", 1), remove("a"), add("a", "counter", 2)}, []want{{"a", true, "counter", 2}}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := registry.NewDirectory()
+			for _, o := range tt.ops {
+				o(d)
+			}
+			for _, w := range tt.want {
+				e, ok := d.Lookup(pid(w.id))
+				if ok != w.found || e.Kind != w.kind || e.Version != w.version {
+					t.Errorf("Lookup(%s) = %+v, %v; want kind %q version %d, %v", w.id, e, ok, w.kind, w.version, w.found)
+				}
+				if ok && e.PID.GetId() != w.id {
+					t.Errorf("Lookup(%s) has PID %v", w.id, e.PID)
+				}
+			}
+			if got := d.Len(); got != tt.len {
+				t.Errorf("Len() = %d, want %d", got, tt.len)
+			}
+		})
+	}
+}
+
+func TestDirectoryList(t *testing.T) {
+	d := registry.NewDirectory()
+	for _, e := range []struct {
+		id, kind string
+	}{{"c3", "counter"}, {"s1", "session"}, {"c1", "counter"}, {"c2", "counter"}} {
+		d.Add(pid(e.id), e.kind, 1)
+	}
+	ids := func(es []registry.Entry) []string {
+		var out []string
+		for _, e := range es {
+			out = append(out, e.PID.GetId())
+		}
+		return out
+	}
+	tests := []struct {
+		kind string
+		want []string
+	}{
+		{"counter", []string{"c1", "c2", "c3"}},
+		{"session", []string{"s1"}},
+		{"", []string{"c1", "c2", "c3", "s1"}},
+		{"none", nil},
+	}
+	for _, tt := range tests {
+		got := d.List(tt.kind)
+		if !slices.Equal(ids(got), tt.want) {
+			t.Errorf("List(%q) = %v, want %v", tt.kind, ids(got), tt.want)
+		}
+		for _, e := range got {
+			if tt.kind != "" && e.Kind != tt.kind {
+				t.Errorf("List(%q) returned an entry of kind %q", tt.kind, e.Kind)
+			}
+		}
+	}
+}
+
+// TestDirectoryConcurrentUse adds, sets, looks up, lists and removes from
+// many goroutines at once (run with -race); every goroutine's own actors end
+// as it left them.
+func TestDirectoryConcurrentUse(t *testing.T) {
+	const workers, actors = 8, 100
+	d := registry.NewDirectory()
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			kind := fmt.Sprintf("kind%d", w%2)
+			for i := range actors {
+				p := pid(fmt.Sprintf("w%d-%03d", w, i))
+				d.Add(p, kind, 1)
+				d.Set(p, kind, 2)
+				if e, ok := d.Lookup(p); !ok || e.Version != 2 {
+					t.Errorf("Lookup(%v) = %+v, %v right after Set(2)", p, e, ok)
+				}
+				_ = d.List(kind)
+				_ = d.Len()
+				if i%2 == 1 {
+					d.Remove(p)
+				}
+			}
+		})
+	}
+	waitGroup(t, &wg, 10*time.Second, "directory users did not finish")
+	if got, want := d.Len(), workers*actors/2; got != want {
+		t.Errorf("Len() = %d, want %d", got, want)
+	}
+	for _, kind := range []string{"kind0", "kind1"} {
+		if got, want := len(d.List(kind)), workers/2*actors/2; got != want {
+			t.Errorf("len(List(%s)) = %d, want %d", kind, got, want)
+		}
+	}
+}
