@@ -30,6 +30,7 @@ type Node struct {
 	system    *pa.ActorSystem
 	catalog   *registry.Catalog
 	directory *registry.Directory
+	workers   *workers
 }
 
 // Option configures a Node.
@@ -65,7 +66,7 @@ func NewNode(catalog *registry.Catalog, options ...Option) *Node {
 		})
 		system = pa.NewActorSystem(append([]pa.ConfigOption{quiet}, c.config...)...)
 	}
-	return &Node{system: system, catalog: catalog, directory: registry.NewDirectory()}
+	return &Node{system: system, catalog: catalog, directory: registry.NewDirectory(), workers: newWorkers(defaultThroughput)}
 }
 
 // System returns the node's actor system.
@@ -81,8 +82,16 @@ func (n *Node) Catalog() *registry.Catalog { return n.catalog }
 // Directory returns the directory of the node's live actors.
 func (n *Node) Directory() *registry.Directory { return n.directory }
 
-// Shutdown shuts the actor system down.
-func (n *Node) Shutdown() { n.system.Shutdown() }
+// defaultThroughput is how many messages an actor handles before it yields,
+// as protoactor's default dispatcher.
+const defaultThroughput = 300
+
+// Shutdown shuts the actor system down and lets the node's worker
+// goroutines exit.
+func (n *Node) Shutdown() {
+	n.workers.stop()
+	n.system.Shutdown()
+}
 
 // SpawnOption configures one spawn.
 type SpawnOption func(*spawnConfig)
@@ -106,6 +115,8 @@ func WithParent(parent pa.SpawnerContext) SpawnOption {
 
 // WithProps passes protoactor props options: supervisor, middleware,
 // dispatcher. A mailbox option is ignored: molt actors need molt's mailbox.
+// Without a dispatcher option, actors run on the node's pool of worker
+// goroutines, which keep their grown stacks between runs.
 func WithProps(options ...pa.PropsOption) SpawnOption {
 	return func(c *spawnConfig) { c.props = append(c.props, options...) }
 }
@@ -124,11 +135,14 @@ func (n *Node) Spawn(kind string, version uint32, options ...SpawnOption) (*pa.P
 		o(&c)
 	}
 	cl := &cell{node: n, kind: kind, version: version, first: first}
-	props := pa.PropsFromProducer(cl.produce,
-		append(c.props, pa.WithMailbox(func() pa.Mailbox {
-			cl.mailbox = mailbox.New()
-			return cl.mailbox
-		}))...)
+	opts := make([]pa.PropsOption, 0, len(c.props)+2)
+	opts = append(opts, pa.WithDispatcher(n.workers))
+	opts = append(opts, c.props...)
+	opts = append(opts, pa.WithMailbox(func() pa.Mailbox {
+		cl.mailbox = mailbox.New()
+		return cl.mailbox
+	}))
+	props := pa.PropsFromProducer(cl.produce, opts...)
 	parent := c.parent
 	if parent == nil {
 		parent = n.system.Root

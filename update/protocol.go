@@ -53,9 +53,10 @@ type Update struct {
 	res     *UpdateResult
 	plan    *registry.Plan
 
-	start, mark time.Time
-	deadline    time.Time
-	old, next   actor.Actor
+	start     time.Time
+	elapsed   time.Duration // since start, at the end of the last phase
+	limit     time.Duration // the deadline, after start
+	old, next actor.Actor
 	notified    bool
 	done        bool
 }
@@ -70,7 +71,6 @@ func Start(ctx actor.Context, catalog *registry.Catalog, host Host, req *UpdateA
 		host:    host,
 		req:     req,
 		start:   now,
-		mark:    now,
 		old:     host.Behavior(),
 		res: &UpdateResult{
 			UpdateId:    req.GetUpdateId(),
@@ -146,7 +146,7 @@ func (u *Update) Expire(ctx actor.Context) {
 	if u.done {
 		return
 	}
-	u.Abort(ctx, fmt.Errorf("the deadline of %v passed before the actor reached its stable state (Stable never returned true); make the behaviour reach it sooner or give the update a longer deadline", u.deadline.Sub(u.start).Round(time.Microsecond)))
+	u.Abort(ctx, fmt.Errorf("the deadline of %v passed before the actor reached its stable state (Stable never returned true); make the behaviour reach it sooner or give the update a longer deadline", u.limit))
 }
 
 // Abort ends the update, if it is not done, in its current phase: the old
@@ -168,7 +168,12 @@ func (u *Update) Result() *UpdateResult { return u.res }
 
 // Deadline returns when the update aborts if not done; zero if it was
 // rejected before one was set.
-func (u *Update) Deadline() time.Time { return u.deadline }
+func (u *Update) Deadline() time.Time {
+	if u.limit == 0 {
+		return time.Time{}
+	}
+	return u.start.Add(u.limit)
+}
 
 // Phase 1. Initialization: validate the request against the catalogue and
 // plan the migration chain. Nothing is touched.
@@ -183,7 +188,7 @@ func (u *Update) initialize() error {
 			return fmt.Errorf("deadline %v is out of range: give a positive duration up to %v, or leave it unset for %v", d, MaxDeadline, DefaultDeadline)
 		}
 	}
-	u.deadline = u.start.Add(d)
+	u.limit = d
 	if u.req.GetToVersion() == 0 {
 		return errors.New("to_version is missing: name the version to update to (versions are numbered from 1)")
 	}
@@ -206,7 +211,7 @@ func (u *Update) notify(ctx actor.Context) error {
 	}
 	u.notified = true
 	return guard("UpdateComing", func() error {
-		n.UpdateComing(ctx, &Notice{UpdateID: u.req.GetUpdateId(), From: u.plan.From(), To: u.plan.To(), Deadline: u.deadline})
+		n.UpdateComing(ctx, &Notice{UpdateID: u.req.GetUpdateId(), From: u.plan.From(), To: u.plan.To(), Deadline: u.Deadline()})
 		return nil
 	})
 }
@@ -240,8 +245,8 @@ func (u *Update) transferState() error {
 	if err := checkInvariants("migrated", next); err != nil {
 		return err
 	}
-	if now := time.Now(); now.After(u.deadline) {
-		return fmt.Errorf("the deadline passed %v ago, during state transfer; give the update a longer deadline or make the migration faster", now.Sub(u.deadline).Round(time.Microsecond))
+	if over := time.Since(u.start) - u.limit; over > 0 {
+		return fmt.Errorf("the deadline passed %v ago, during state transfer; give the update a longer deadline or make the migration faster", over.Round(time.Microsecond))
 	}
 	u.next = next
 	return nil
@@ -290,7 +295,7 @@ func (u *Update) finish(outcome Outcome, reason error) {
 	if outcome != Outcome_OUTCOME_COMMITTED {
 		u.lap(u.phaseNs()) // the time of the phase that failed
 	}
-	u.res.TotalNs = int64(u.mark.Sub(u.start))
+	u.res.TotalNs = int64(u.elapsed)
 	u.old, u.next = nil, nil
 }
 
@@ -315,9 +320,9 @@ func (u *Update) phaseNs() *int64 {
 // lap records the time since the last lap in the field of the phase that
 // just ended.
 func (u *Update) lap(field *int64) {
-	now := time.Now()
-	*field = int64(now.Sub(u.mark))
-	u.mark = now
+	now := time.Since(u.start) // monotonic only: cheaper than time.Now
+	*field = int64(now - u.elapsed)
+	u.elapsed = now
 }
 
 func checkInvariants(which string, state actor.Actor) error {

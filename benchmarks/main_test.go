@@ -1,0 +1,13 @@
+package benchmarks_test
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+// TestMain checks that no benchmark leaves a goroutine behind: each one
+// stops its actors and shuts its actor system down.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
