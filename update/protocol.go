@@ -57,8 +57,8 @@ type Update struct {
 	elapsed   time.Duration // since start, at the end of the last phase
 	limit     time.Duration // the deadline, after start
 	old, next actor.Actor
-	notified    bool
-	done        bool
+	notified  bool
+	done      bool
 }
 
 // Start begins the update req of host: initialization, notification, and
