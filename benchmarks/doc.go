@@ -96,9 +96,13 @@
 // throughput target; allocs/op must be the same (zero) for both.
 //
 // With one message bouncing, every delivery finds the receiver idle, so the
-// benchmark mostly measures how fast protoactor's goroutine dispatcher wakes
-// an actor up (a few microseconds on a small virtual machine), not the cost
-// of a mailbox. BenchmarkThroughputProtoactorBatched and
+// benchmark mostly measures how fast the dispatcher wakes an actor up, not
+// the cost of a mailbox. protoactor's default dispatcher starts a goroutine
+// per wake-up, which then grows its stack; a molt node runs its actors on
+// warm worker goroutines instead, which is most of the difference here.
+// The ...OnProtoactorDispatcher variants run molt actors on protoactor's
+// dispatcher, so that the comparison with plain protoactor isolates molt's
+// mailbox and host. BenchmarkThroughputProtoactorBatched and
 // BenchmarkThroughputMoltBatched run 4 pairs at once, each with 32 messages
 // in flight, so that mailboxes rarely run dry and both cores stay busy:
 // there the framework's own cost per message shows.

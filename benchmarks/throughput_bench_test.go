@@ -22,9 +22,18 @@ func BenchmarkThroughputProtoactor(b *testing.B) {
 }
 
 // BenchmarkThroughputMolt bounces one message between two molt actors
-// (node.Spawn of a registered kind): molt's mailbox and host.
+// (node.Spawn of a registered kind): molt's mailbox, host and dispatcher
+// (the node's warm worker goroutines).
 func BenchmarkThroughputMolt(b *testing.B) {
 	benchPingPong(b, moltSpawner(b), 1, 1)
+}
+
+// BenchmarkThroughputMoltOnProtoactorDispatcher is BenchmarkThroughputMolt
+// with protoactor's default dispatcher, a new goroutine per mailbox
+// wake-up, as the plain actors have: the difference with
+// BenchmarkThroughputProtoactor is then molt's mailbox and host alone.
+func BenchmarkThroughputMoltOnProtoactorDispatcher(b *testing.B) {
+	benchPingPong(b, moltSpawner(b, molt.WithProps(actor.WithDispatcher(actor.NewDefaultDispatcher(300)))), 1, 1)
 }
 
 // batchPairs and batchInFlight shape the batched variants: that many pairs,
@@ -47,6 +56,12 @@ func BenchmarkThroughputMoltBatched(b *testing.B) {
 	benchPingPong(b, moltSpawner(b), batchPairs, batchInFlight)
 }
 
+// BenchmarkThroughputMoltBatchedOnProtoactorDispatcher is the batched
+// variant on protoactor's default dispatcher.
+func BenchmarkThroughputMoltBatchedOnProtoactorDispatcher(b *testing.B) {
+	benchPingPong(b, moltSpawner(b, molt.WithProps(actor.WithDispatcher(actor.NewDefaultDispatcher(300)))), batchPairs, batchInFlight)
+}
+
 // spawner starts one pinger and returns its PID; root is the context to
 // send from and stop with; shutdown ends the system.
 type spawner struct {
@@ -65,13 +80,13 @@ func plainSpawner(b *testing.B) spawner {
 	}
 }
 
-func moltSpawner(b *testing.B) spawner {
+func moltSpawner(b *testing.B, options ...molt.SpawnOption) spawner {
 	cat := registry.New()
 	must(b, registry.Register(cat, "pinger", 1, func() *pinger { return &pinger{} }))
 	node := molt.NewNode(cat)
 	return spawner{
 		spawn: func() *actor.PID {
-			pid, err := node.Spawn("pinger", 1)
+			pid, err := node.Spawn("pinger", 1, options...)
 			must(b, err)
 			return pid
 		},
