@@ -431,6 +431,13 @@ func (v *version) isolate(state actor.Actor) (actor.Actor, error) {
 		}
 		return c, nil
 	}
+	if v.codec == Msgpack {
+		c := v.factory()
+		if err := msgpackCopy(state, c); err != nil {
+			return nil, fmt.Errorf("%w: copying %s version %d with msgpack: %w", ErrCodec, v.kind, v.number, err)
+		}
+		return c, nil
+	}
 	data, err := v.encode(state)
 	if err != nil {
 		return nil, err

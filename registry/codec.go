@@ -1,9 +1,11 @@
 package registry
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"reflect"
+	"sync"
 
 	"github.com/vmihailenco/msgpack/v5"
 	"google.golang.org/protobuf/proto"
@@ -45,6 +47,51 @@ func (msgpackCodec) Decode(data []byte, into any) error {
 		clearCarried(v.Elem())
 	}
 	return msgpack.Unmarshal(data, into)
+}
+
+// maxPooledCopyBuffer bounds the buffers msgpackCopy keeps for reuse: a
+// large state's buffer is not worth pinning.
+const maxPooledCopyBuffer = 64 << 10
+
+type copyBuffer struct {
+	buf    bytes.Buffer
+	reader bytes.Reader
+}
+
+var copyBuffers = sync.Pool{New: func() any { return new(copyBuffer) }}
+
+// msgpackCopy makes into a copy of state through MessagePack, as an Encode
+// and a Decode would, but on a pooled buffer and without checking input it
+// has just produced itself: this is the isolating copy of every update of a
+// msgpack state, so its allocations matter.
+func msgpackCopy(state, into any) error {
+	cb := copyBuffers.Get().(*copyBuffer)
+	defer func() {
+		if cb.buf.Cap() <= maxPooledCopyBuffer {
+			cb.buf.Reset()
+			cb.reader.Reset(nil)
+			copyBuffers.Put(cb)
+		}
+	}()
+	enc := msgpack.GetEncoder()
+	enc.Reset(&cb.buf)
+	err := enc.Encode(state)
+	msgpack.PutEncoder(enc)
+	if err != nil {
+		return fmt.Errorf("encoding: %w", err)
+	}
+	if v := reflect.ValueOf(into); v.Kind() == reflect.Pointer && !v.IsNil() {
+		clearCarried(v.Elem())
+	}
+	cb.reader.Reset(cb.buf.Bytes())
+	dec := msgpack.GetDecoder()
+	dec.Reset(&cb.reader)
+	err = dec.Decode(into)
+	msgpack.PutDecoder(dec)
+	if err != nil {
+		return fmt.Errorf("decoding: %w", err)
+	}
+	return nil
 }
 
 // clearCarried zeroes what msgpack carries of v: every exported field not
