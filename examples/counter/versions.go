@@ -154,16 +154,7 @@ func (c *CounterV3) Receive(ctx actor.Context) {
 
 // CheckInvariants implements update.Checker: the per-client counts and the
 // carried count add up to the total.
-func (c *CounterV3) CheckInvariants() error {
-	sum := c.Carried
-	for _, n := range c.PerClient {
-		sum += n
-	}
-	if sum != c.Total {
-		return fmt.Errorf("carried %d + per-client counts = %d, but the total is %d", c.Carried, sum, c.Total)
-	}
-	return nil
-}
+func (c *CounterV3) CheckInvariants() error { return checkTotal(c.Carried, c.PerClient, c.Total) }
 
 // CounterV4 names its clients. Its migration from version 3 has a bug: it
 // forgets the carried count. Its invariant check catches that before the
@@ -186,13 +177,17 @@ func (c *CounterV4) Receive(ctx actor.Context) {
 }
 
 // CheckInvariants implements update.Checker, as in version 3.
-func (c *CounterV4) CheckInvariants() error {
-	sum := c.Carried
-	for _, n := range c.ByName {
+func (c *CounterV4) CheckInvariants() error { return checkTotal(c.Carried, c.ByName, c.Total) }
+
+// checkTotal is the invariant of versions 3 and 4: the carried count and the
+// per-client counts add up to the total.
+func checkTotal[K comparable](carried int64, perClient map[K]int64, total int64) error {
+	sum := carried
+	for _, n := range perClient {
 		sum += n
 	}
-	if sum != c.Total {
-		return fmt.Errorf("carried %d + per-client counts = %d, but the total is %d", c.Carried, sum, c.Total)
+	if sum != total {
+		return fmt.Errorf("carried %d + per-client counts = %d, but the total is %d", carried, sum, total)
 	}
 	return nil
 }
