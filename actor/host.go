@@ -9,6 +9,7 @@ import (
 	"github.com/molt-go/molt/mailbox"
 	"github.com/molt-go/molt/registry"
 	"github.com/molt-go/molt/update"
+	"google.golang.org/protobuf/proto"
 )
 
 // MaxQueuedUpdates is how many updates may wait behind the one in progress
@@ -58,6 +59,23 @@ func (*deadline) ControlLane() {}
 // previous one have been delivered.
 type nextUpdate struct{}
 
+// probation watches a new version after its commit.
+type probation struct {
+	updateID string
+	reply    request
+	version  uint32 // on probation
+	back     uint32 // to roll back to
+	limit    uint32 // messages in the window; 0: no limit
+	count    uint32
+	start    time.Time
+	timer    *time.Timer
+}
+
+// probationEnd tells a host that the probation p's time is up.
+type probationEnd struct{ p *probation }
+
+func (*probationEnd) ControlLane() {}
+
 // host is the protoactor actor behind every molt actor: it delivers messages
 // to the current behaviour and runs updates. It implements update.Host.
 type host struct {
@@ -68,8 +86,10 @@ type host struct {
 	upd     *update.Update
 	reply   request
 	timer   *time.Timer
+	staged  bool // the STAGED result of upd has been sent
 	queued  []request
 	waiting bool // a nextUpdate is deferred in the mailbox
+	probe   *probation
 
 	lc      messageContext
 	admitFn mailbox.Filter
@@ -81,10 +101,18 @@ func (h *host) Receive(ctx pa.Context) {
 		h.request(ctx, request{req: m, sender: ctx.Sender()})
 	case *call:
 		h.request(ctx, request{req: m.req, call: m})
+	case *update.CommitUpdate:
+		h.decide(ctx, m.GetUpdateId(), true, "")
+	case *update.AbortUpdate:
+		h.decide(ctx, m.GetUpdateId(), false, m.GetReason())
 	case *deadline:
 		if h.upd == m.u {
 			h.upd.Expire(ctx)
 			h.settle(ctx)
+		}
+	case *probationEnd:
+		if h.probe == m.p {
+			h.endProbation(ctx, update.ProbationOutcome_PROBATION_OUTCOME_PASSED, "", 0)
 		}
 	case nextUpdate:
 		h.waiting = false
@@ -99,11 +127,16 @@ func (h *host) Receive(ctx pa.Context) {
 		h.node.directory.Remove(ctx.Self())
 		h.deliver(ctx)
 	default:
-		if h.upd == nil {
+		switch {
+		case h.upd != nil && h.upd.Staged():
+			h.deferStaged(ctx)
+		case h.upd != nil:
+			h.deliverPreparing(ctx)
+		case h.probe != nil:
+			h.deliverOnProbation(ctx)
+		default:
 			h.deliver(ctx)
-			return
 		}
-		h.deliverPreparing(ctx)
 	}
 }
 
@@ -122,6 +155,21 @@ func (h *host) deliver(ctx pa.Context) {
 	h.lc.Context, h.lc.message, h.lc.sender, h.lc.header = ctx, msg, ctx.Sender(), ctx.MessageHeader()
 	defer h.lc.clear()
 	h.behavior.Receive(&h.lc)
+}
+
+// deferStaged keeps a message that reaches a staged actor outside the
+// mailbox's hold (a Terminated, say) for the version that runs after the
+// decision: the old state was copied already and must not change.
+func (h *host) deferStaged(ctx pa.Context) {
+	msg := ctx.Message()
+	if s := ctx.Sender(); s != nil {
+		env := &pa.MessageEnvelope{Message: msg, Sender: s}
+		if hd := ctx.MessageHeader(); hd != nil && hd.Length() > 0 {
+			env.Header = hd.ToMap()
+		}
+		msg = env
+	}
+	h.mailbox.Defer(msg)
 }
 
 // deliverPreparing delivers a message the behaviour admitted while it drains,
@@ -143,6 +191,10 @@ func (h *host) deliverPreparing(ctx pa.Context) {
 }
 
 func (h *host) request(ctx pa.Context, r request) {
+	if r.call != nil && (r.req.GetStage() || r.req.GetProbation() != nil) {
+		h.respond(ctx, r, h.refusal(ctx, r.req, "a staged update or one with probation reports more than once: send it with Request from an actor (the update manager does), not with Node.Update"))
+		return
+	}
 	if h.upd == nil && !h.waiting && len(h.queued) == 0 {
 		h.start(ctx, r)
 		return
@@ -155,13 +207,39 @@ func (h *host) request(ctx pa.Context, r request) {
 }
 
 func (h *host) start(ctx pa.Context, r request) {
+	if h.probe != nil {
+		h.endProbation(ctx, update.ProbationOutcome_PROBATION_OUTCOME_PASSED, "ended early: another update started", 0)
+	}
 	h.upd, h.reply = update.Start(ctx, h.node.catalog, h, r.req), r
-	if h.upd.Done() {
-		h.settle(ctx)
+	if !h.upd.Done() {
+		u, self, root := h.upd, ctx.Self(), h.node.system.Root
+		h.timer = time.AfterFunc(time.Until(u.Deadline()), func() { root.Send(self, &deadline{u}) })
+	}
+	h.settle(ctx)
+}
+
+// decide commits or aborts the update in progress on the word of a
+// CommitUpdate or AbortUpdate naming it.
+func (h *host) decide(ctx pa.Context, updateID string, commit bool, reason string) {
+	refuse := func(why string) {
+		if s := ctx.Sender(); s != nil {
+			ctx.Respond(h.refusal(ctx, &update.UpdateActor{UpdateId: updateID}, why))
+		}
+	}
+	if h.upd == nil || h.upd.Result().GetUpdateId() != updateID {
+		refuse(fmt.Sprintf("no update %q is in progress on this actor", updateID))
 		return
 	}
-	u, self, root := h.upd, ctx.Self(), h.node.system.Root
-	h.timer = time.AfterFunc(time.Until(u.Deadline()), func() { root.Send(self, &deadline{u}) })
+	if !commit {
+		if reason == "" {
+			reason = "aborted on request"
+		}
+		h.upd.Abort(ctx, errors.New(reason))
+	} else if !h.upd.Commit(ctx) {
+		refuse(fmt.Sprintf("update %q is not staged yet: commit it once it has answered STAGED", updateID))
+		return
+	}
+	h.settle(ctx)
 }
 
 func (h *host) startQueued(ctx pa.Context) {
@@ -177,7 +255,16 @@ func (h *host) startQueued(ctx pa.Context) {
 // settle finishes the update in progress if it is done: result out, timer
 // stopped, the next queued update lined up behind the held messages.
 func (h *host) settle(ctx pa.Context) {
-	if h.upd == nil || !h.upd.Done() {
+	if h.upd == nil {
+		return
+	}
+	if !h.upd.Done() {
+		if h.upd.Staged() && !h.staged {
+			// The update goes on: answer with a copy, since the
+			// result will still change.
+			h.staged = true
+			h.respond(ctx, h.reply, proto.CloneOf(h.upd.Result()))
+		}
 		return
 	}
 	if h.timer != nil {
@@ -185,11 +272,14 @@ func (h *host) settle(ctx pa.Context) {
 		h.timer = nil
 	}
 	res := h.upd.Result()
+	r := h.reply
+	h.upd, h.reply, h.staged = nil, request{}, false
 	if res.Outcome == update.Outcome_OUTCOME_COMMITTED {
 		h.node.directory.Set(ctx.Self(), h.kind, h.version)
+		if spec := r.req.GetProbation(); spec != nil {
+			h.startProbation(ctx, r, res, spec)
+		}
 	}
-	r := h.reply
-	h.upd, h.reply = nil, request{}
 	h.respond(ctx, r, res)
 	if len(h.queued) > 0 {
 		h.mailbox.Defer(nextUpdate{})
@@ -200,6 +290,9 @@ func (h *host) settle(ctx pa.Context) {
 // end aborts the update in progress and refuses the queued ones: the actor
 // is going away.
 func (h *host) end(ctx pa.Context, why string) {
+	if h.probe != nil {
+		h.endProbation(ctx, update.ProbationOutcome_PROBATION_OUTCOME_ENDED, why, 0)
+	}
 	if h.upd != nil {
 		h.upd.Abort(ctx, errors.New(why))
 		h.settle(ctx)
@@ -223,13 +316,106 @@ func (h *host) refusal(ctx pa.Context, req *update.UpdateActor, reason string) *
 	}
 }
 
-func (h *host) respond(ctx pa.Context, r request, res *update.UpdateResult) {
+func (h *host) respond(ctx pa.Context, r request, res proto.Message) {
 	switch {
 	case r.call != nil:
-		r.call.done <- res
+		r.call.done <- res.(*update.UpdateResult)
 	case r.sender != nil:
 		ctx.Send(r.sender, res)
 	}
+}
+
+func (h *host) startProbation(ctx pa.Context, r request, res *update.UpdateResult, spec *update.Probation) {
+	p := &probation{
+		updateID: res.GetUpdateId(),
+		reply:    r,
+		version:  res.GetToVersion(),
+		back:     res.GetFromVersion(),
+		limit:    spec.GetMessages(),
+		start:    time.Now(),
+	}
+	if d := spec.GetDuration(); d != nil {
+		self, root := ctx.Self(), h.node.system.Root
+		p.timer = time.AfterFunc(d.AsDuration(), func() { root.Send(self, &probationEnd{p}) })
+	}
+	h.probe = p
+}
+
+// deliverOnProbation delivers a message to a version on probation: a panic,
+// or a broken invariant after the message, rolls the actor back.
+func (h *host) deliverOnProbation(ctx pa.Context) {
+	p := h.probe
+	if r := h.deliverGuarded(ctx); r != nil {
+		h.rollBack(ctx, fmt.Sprintf("the new version panicked on %T: %v", ctx.Message(), r), r)
+		return
+	}
+	p.count++
+	if c, ok := h.behavior.(update.Checker); ok {
+		if err := checkQuietly(c); err != nil {
+			h.rollBack(ctx, fmt.Sprintf("after a %T the new version breaks its invariants: %v", ctx.Message(), err), nil)
+			return
+		}
+	}
+	if p.limit > 0 && p.count >= p.limit {
+		h.endProbation(ctx, update.ProbationOutcome_PROBATION_OUTCOME_PASSED, "", 0)
+	}
+}
+
+// deliverGuarded delivers the current message and returns what it panicked
+// with, or nil.
+func (h *host) deliverGuarded(ctx pa.Context) (panicked any) {
+	defer func() { panicked = recover() }()
+	h.deliver(ctx)
+	return nil
+}
+
+func checkQuietly(c update.Checker) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("CheckInvariants panicked: %v", r)
+		}
+	}()
+	return c.CheckInvariants()
+}
+
+// rollBack puts the old version back after a failure on probation. A message
+// the new version panicked on is then delivered to the old version, so that
+// it is not lost; if the rollback fails, the panic goes on to the supervisor.
+func (h *host) rollBack(ctx pa.Context, why string, panicked any) {
+	p := h.probe
+	start := time.Now()
+	if err := update.Rollback(ctx, h.node.catalog, h, p.back); err != nil {
+		h.endProbation(ctx, update.ProbationOutcome_PROBATION_OUTCOME_ROLLBACK_FAILED, why+"; the rollback failed: "+err.Error(), time.Since(start))
+		if panicked != nil {
+			panic(panicked)
+		}
+		return
+	}
+	h.node.directory.Set(ctx.Self(), h.kind, h.version)
+	h.endProbation(ctx, update.ProbationOutcome_PROBATION_OUTCOME_ROLLED_BACK, why, time.Since(start))
+	if panicked != nil {
+		h.deliver(ctx)
+	}
+}
+
+func (h *host) endProbation(ctx pa.Context, outcome update.ProbationOutcome, reason string, rollback time.Duration) {
+	p := h.probe
+	h.probe = nil
+	if p.timer != nil {
+		p.timer.Stop()
+	}
+	h.respond(ctx, p.reply, &update.ProbationResult{
+		UpdateId:         p.updateID,
+		Outcome:          outcome,
+		Kind:             h.kind,
+		Actor:            ctx.Self().GetId(),
+		ProbationVersion: p.version,
+		Version:          h.version,
+		Reason:           reason,
+		Messages:         p.count,
+		DurationNs:       int64(time.Since(p.start)),
+		RollbackNs:       int64(rollback),
+	})
 }
 
 // admit is the mailbox's filter while an update prepares.
@@ -254,9 +440,15 @@ func (h *host) admit(message any) (ok bool) {
 func (h *host) Kind() string       { return h.kind }
 func (h *host) Version() uint32    { return h.version }
 func (h *host) Behavior() pa.Actor { return h.behavior }
-func (h *host) Hold()              { h.mailbox.Hold(h.admitFn) }
-func (h *host) Release()           { h.mailbox.Release() }
-func (h *host) Held() int          { return h.mailbox.Counts().Held }
+func (h *host) Hold(admit bool) {
+	if admit {
+		h.mailbox.Hold(h.admitFn)
+	} else {
+		h.mailbox.Hold(nil)
+	}
+}
+func (h *host) Release()  { h.mailbox.Release() }
+func (h *host) Held() int { return h.mailbox.Counts().Held }
 func (h *host) Install(version uint32, b pa.Actor, adapters *registry.Adapters) {
 	h.version, h.behavior, h.adapters = version, b, adapters
 }

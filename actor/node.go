@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"runtime"
 	"sync"
 	"time"
@@ -101,11 +102,18 @@ type spawnConfig struct {
 	name   string
 	parent pa.SpawnerContext
 	props  []pa.PropsOption
+	labels map[string]string
 }
 
 // WithName spawns the actor under a name instead of a generated id.
 func WithName(name string) SpawnOption {
 	return func(c *spawnConfig) { c.name = name }
+}
+
+// WithLabels attaches labels to the actor, for the directory and for update
+// packages that select their targets by label. The map is copied.
+func WithLabels(labels map[string]string) SpawnOption {
+	return func(c *spawnConfig) { c.labels = maps.Clone(labels) }
 }
 
 // WithParent spawns the actor as a child of the actor whose context is
@@ -154,7 +162,7 @@ func (n *Node) Spawn(kind string, version uint32, options ...SpawnOption) (*pa.P
 	} else if pid, err = parent.SpawnNamed(props, c.name); err != nil {
 		return nil, fmt.Errorf("molt: spawn %s as %q: %w", kind, c.name, err)
 	}
-	n.directory.Add(pid, kind, version)
+	n.directory.Add(pid, kind, version, c.labels)
 	return pid, nil
 }
 

@@ -12,6 +12,8 @@ type Entry struct {
 	PID     *actor.PID
 	Kind    string
 	Version uint32
+	// Labels are the ones the actor was spawned with; never modified.
+	Labels map[string]string
 }
 
 // Directory records which live actor runs which kind at which version. It
@@ -32,19 +34,23 @@ func NewDirectory() *Directory {
 	return &Directory{entries: make(map[pidKey]Entry)}
 }
 
-// Add records a live actor unless it is recorded already.
-func (d *Directory) Add(pid *actor.PID, kind string, version uint32) {
+// Add records a live actor unless it is recorded already. The directory
+// keeps labels as given: the caller must not modify them afterwards.
+func (d *Directory) Add(pid *actor.PID, kind string, version uint32, labels map[string]string) {
 	d.mu.Lock()
 	if _, ok := d.entries[keyOf(pid)]; !ok {
-		d.entries[keyOf(pid)] = Entry{PID: pid, Kind: kind, Version: version}
+		d.entries[keyOf(pid)] = Entry{PID: pid, Kind: kind, Version: version, Labels: labels}
 	}
 	d.mu.Unlock()
 }
 
-// Set records the version a live actor runs now.
+// Set records the version a live actor runs now, keeping its labels.
 func (d *Directory) Set(pid *actor.PID, kind string, version uint32) {
+	k := keyOf(pid)
 	d.mu.Lock()
-	d.entries[keyOf(pid)] = Entry{PID: pid, Kind: kind, Version: version}
+	e := d.entries[k]
+	e.PID, e.Kind, e.Version = pid, kind, version
+	d.entries[k] = e
 	d.mu.Unlock()
 }
 

@@ -16,7 +16,7 @@ func pid(id string) *actor.PID { return actor.NewPID("nonhost", id) }
 func TestDirectory(t *testing.T) {
 	type op func(d *registry.Directory)
 	add := func(id, kind string, v uint32) op {
-		return func(d *registry.Directory) { d.Add(pid(id), kind, v) }
+		return func(d *registry.Directory) { d.Add(pid(id), kind, v, nil) }
 	}
 	set := func(id, kind string, v uint32) op {
 		return func(d *registry.Directory) { d.Set(pid(id), kind, v) }
@@ -69,7 +69,7 @@ func TestDirectoryList(t *testing.T) {
 	for _, e := range []struct {
 		id, kind string
 	}{{"c3", "counter"}, {"s1", "session"}, {"c1", "counter"}, {"c2", "counter"}} {
-		d.Add(pid(e.id), e.kind, 1)
+		d.Add(pid(e.id), e.kind, 1, nil)
 	}
 	ids := func(es []registry.Entry) []string {
 		var out []string
@@ -112,7 +112,7 @@ func TestDirectoryConcurrentUse(t *testing.T) {
 			kind := fmt.Sprintf("kind%d", w%2)
 			for i := range actors {
 				p := pid(fmt.Sprintf("w%d-%03d", w, i))
-				d.Add(p, kind, 1)
+				d.Add(p, kind, 1, nil)
 				d.Set(p, kind, 2)
 				if e, ok := d.Lookup(p); !ok || e.Version != 2 {
 					t.Errorf("Lookup(%v) = %+v, %v right after Set(2)", p, e, ok)
@@ -133,5 +133,17 @@ func TestDirectoryConcurrentUse(t *testing.T) {
 		if got, want := len(d.List(kind)), workers/2*actors/2; got != want {
 			t.Errorf("len(List(%s)) = %d, want %d", kind, got, want)
 		}
+	}
+}
+
+// TestDirectoryKeepsLabelsAcrossVersions: labels given at Add survive Set.
+func TestDirectoryKeepsLabelsAcrossVersions(t *testing.T) {
+	d := registry.NewDirectory()
+	p := pid("a")
+	d.Add(p, "k", 1, map[string]string{"zone": "eu"})
+	d.Set(p, "k", 2)
+	e, ok := d.Lookup(p)
+	if !ok || e.Version != 2 || e.Labels["zone"] != "eu" {
+		t.Fatalf("after Set the entry is %+v, want version 2 with its label", e)
 	}
 }

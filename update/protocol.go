@@ -26,9 +26,10 @@ type Host interface {
 	Version() uint32
 	// Behavior is the running behaviour, which is also its state.
 	Behavior() actor.Actor
-	// Hold starts holding user messages; the ones the behaviour admits still
-	// go through. Release stops holding: held messages go first.
-	Hold()
+	// Hold starts holding user messages; if admit is true, the ones the
+	// behaviour admits still go through, otherwise none does. Release stops
+	// holding: held messages go first.
+	Hold(admit bool)
 	Release()
 	// Held counts the user messages held now.
 	Held() int
@@ -58,6 +59,7 @@ type Update struct {
 	limit     time.Duration // the deadline, after start
 	old, next actor.Actor
 	notified  bool
+	staged    bool
 	done      bool
 }
 
@@ -96,7 +98,7 @@ func Start(ctx actor.Context, catalog *registry.Catalog, host Host, req *UpdateA
 	u.lap(&u.res.NotificationNs)
 
 	u.res.Phase = Phase_PHASE_PREPARATION
-	u.host.Hold()
+	u.host.Hold(true)
 	u.Continue(ctx)
 	return u
 }
@@ -105,7 +107,7 @@ func Start(ctx actor.Context, catalog *registry.Catalog, host Host, req *UpdateA
 // stable state, through state checking, state transfer and replacement. It
 // does nothing once the update is done.
 func (u *Update) Continue(ctx actor.Context) {
-	if u.done {
+	if u.done || u.staged {
 		return
 	}
 	stable, err := u.prepare()
@@ -132,6 +134,19 @@ func (u *Update) Continue(ctx actor.Context) {
 	}
 	u.lap(&u.res.StateTransferNs)
 
+	if u.req.GetStage() {
+		// The old state has been copied: from now on it must not change,
+		// so nothing is admitted any more.
+		u.host.Hold(false)
+		u.staged = true
+		u.res.Outcome = Outcome_OUTCOME_STAGED
+		return
+	}
+	u.commit(ctx)
+}
+
+// commit runs the replacement phase and ends the update.
+func (u *Update) commit(ctx actor.Context) {
 	u.res.Phase = Phase_PHASE_REPLACEMENT
 	if err := u.replace(ctx); err != nil {
 		u.abort(ctx, err)
@@ -141,9 +156,28 @@ func (u *Update) Continue(ctx actor.Context) {
 	u.finish(Outcome_OUTCOME_COMMITTED, nil)
 }
 
+// Staged reports whether the update has staged its migrated state and
+// waits for Commit or Abort. Its Result then says OUTCOME_STAGED.
+func (u *Update) Staged() bool { return u.staged && !u.done }
+
+// Commit replaces the behaviour of a staged update. It reports false, and
+// does nothing, if the update is not staged.
+func (u *Update) Commit(ctx actor.Context) bool {
+	if !u.Staged() {
+		return false
+	}
+	u.lap(&u.res.DecisionNs)
+	u.commit(ctx)
+	return true
+}
+
 // Expire aborts the update if it is not done: its deadline has passed.
 func (u *Update) Expire(ctx actor.Context) {
 	if u.done {
+		return
+	}
+	if u.staged {
+		u.Abort(ctx, fmt.Errorf("no commit decision came within the deadline of %v; the group it belongs to did not stage in time, or its manager is gone", u.limit))
 		return
 	}
 	u.Abort(ctx, fmt.Errorf("the deadline of %v passed before the actor reached its stable state (Stable never returned true); make the behaviour reach it sooner or give the update a longer deadline", u.limit))
@@ -195,11 +229,40 @@ func (u *Update) initialize() error {
 	if fv := u.req.GetFromVersion(); fv != 0 && fv != u.host.Version() {
 		return fmt.Errorf("the update applies to version %d but the actor runs version %d", fv, u.host.Version())
 	}
+	if u.req.GetStage() && u.req.GetUpdateId() == "" {
+		return errors.New("a staged update needs an update_id, which its CommitUpdate or AbortUpdate will name")
+	}
 	plan, err := u.catalog.Plan(u.host.Kind(), u.host.Version(), u.req.GetToVersion())
 	if err != nil {
 		return err
 	}
+	if pr := u.req.GetProbation(); pr != nil {
+		if err := checkProbation(pr); err != nil {
+			return err
+		}
+		if _, err := u.catalog.Plan(u.host.Kind(), u.req.GetToVersion(), u.host.Version()); err != nil {
+			return fmt.Errorf("probation needs a way back from version %d to %d: %w", u.req.GetToVersion(), u.host.Version(), err)
+		}
+	}
 	u.plan = plan
+	return nil
+}
+
+// MaxProbation is the longest probation window in time.
+const MaxProbation = 24 * time.Hour
+
+func checkProbation(p *Probation) error {
+	if d := p.GetDuration(); d != nil {
+		if err := d.CheckValid(); err != nil {
+			return fmt.Errorf("invalid probation duration: %v", err)
+		}
+		if dd := d.AsDuration(); dd <= 0 || dd > MaxProbation {
+			return fmt.Errorf("probation duration %v is out of range: give a positive duration up to %v", dd, MaxProbation)
+		}
+	}
+	if p.GetMessages() == 0 && p.GetDuration() == nil {
+		return errors.New("probation has no window: give it a number of messages, a duration, or both")
+	}
 	return nil
 }
 
@@ -292,7 +355,10 @@ func (u *Update) finish(outcome Outcome, reason error) {
 	if outcome != Outcome_OUTCOME_REJECTED {
 		u.host.Release()
 	}
-	if outcome != Outcome_OUTCOME_COMMITTED {
+	switch {
+	case u.staged && outcome == Outcome_OUTCOME_ABORTED && u.res.Phase == Phase_PHASE_STATE_TRANSFER:
+		u.lap(&u.res.DecisionNs) // aborted while waiting for the decision
+	case outcome != Outcome_OUTCOME_COMMITTED:
 		u.lap(u.phaseNs()) // the time of the phase that failed
 	}
 	u.res.TotalNs = int64(u.elapsed)

@@ -30,9 +30,12 @@ type fakeHost struct {
 func (h *fakeHost) Kind() string       { return h.kind }
 func (h *fakeHost) Version() uint32    { return h.version }
 func (h *fakeHost) Behavior() pa.Actor { return h.behavior }
-func (h *fakeHost) Hold()              { h.holding = true; h.log = append(h.log, "hold") }
-func (h *fakeHost) Release()           { h.holding = false; h.log = append(h.log, "release") }
-func (h *fakeHost) Held() int          { return h.held }
+func (h *fakeHost) Hold(admit bool) {
+	h.holding = true
+	h.log = append(h.log, fmt.Sprintf("hold admit=%v", admit))
+}
+func (h *fakeHost) Release()  { h.holding = false; h.log = append(h.log, "release") }
+func (h *fakeHost) Held() int { return h.held }
 func (h *fakeHost) Deliver(_ pa.Context, b pa.Actor, m any) {
 	h.delivered = append(h.delivered, m)
 	b.Receive(&fakeContext{message: m})
@@ -243,7 +246,7 @@ func TestPreparationWaitsForStable(t *testing.T) {
 	if sum != r.TotalNs {
 		t.Errorf("the phases add up to %d ns, the total says %d", sum, r.TotalNs)
 	}
-	if got := strings.Join(h.log, ", "); got != "hold, install 2, release" {
+	if got := strings.Join(h.log, ", "); got != "hold admit=true, install 2, release" {
 		t.Errorf("host calls: %s", got)
 	}
 }
@@ -292,6 +295,77 @@ func TestRejectionTouchesNothing(t *testing.T) {
 		}
 		if old.Notified || len(h.log) != 0 {
 			t.Errorf("%v: a rejected update touched the actor: notified=%v host calls=%v", req, old.Notified, h.log)
+		}
+	}
+}
+
+// TestStagedUpdateWaitsForDecision: a staged update stops after state
+// transfer, holding everything, and goes on only on Commit; Abort or the
+// deadline leave the old version.
+func TestStagedUpdateWaitsForDecision(t *testing.T) {
+	for _, decision := range []string{"commit", "abort", "expire"} {
+		t.Run(decision, func(t *testing.T) {
+			old := &box{Items: []int{1}, Stable_: true}
+			h := &fakeHost{kind: "box", version: 1, behavior: old}
+			ctx := &fakeContext{}
+			u := update.Start(ctx, boxCatalog(t), h, &update.UpdateActor{ToVersion: 2, UpdateId: "g1", Stage: true})
+			if u.Done() || !u.Staged() || u.Result().GetOutcome() != update.Outcome_OUTCOME_STAGED {
+				t.Fatalf("after Start: done=%v staged=%v %v (%s), want staged", u.Done(), u.Staged(), u.Result().GetOutcome(), u.Result().GetReason())
+			}
+			if got := strings.Join(h.log, ", "); got != "hold admit=true, hold admit=false" || h.version != 1 {
+				t.Fatalf("staged: host calls %q, version %d; want held with nothing admitted, still version 1", got, h.version)
+			}
+			u.Continue(ctx)
+			if !u.Staged() {
+				t.Fatal("Continue moved a staged update on without a decision")
+			}
+			switch decision {
+			case "commit":
+				if !u.Commit(ctx) {
+					t.Fatal("Commit refused a staged update")
+				}
+			case "abort":
+				u.Abort(ctx, errors.New("the group failed"))
+			case "expire":
+				u.Expire(ctx)
+			}
+			res := u.Result()
+			if !u.Done() || h.holding {
+				t.Fatalf("after %s: done=%v holding=%v", decision, u.Done(), h.holding)
+			}
+			if decision == "commit" {
+				if res.GetOutcome() != update.Outcome_OUTCOME_COMMITTED || h.version != 2 || res.GetDecisionNs() <= 0 {
+					t.Fatalf("commit: %v version %d decision %dns", res.GetOutcome(), h.version, res.GetDecisionNs())
+				}
+				return
+			}
+			if res.GetOutcome() != update.Outcome_OUTCOME_ABORTED || h.version != 1 || h.behavior != old || !reflect.DeepEqual(old.Items, []int{1}) {
+				t.Fatalf("%s: %v (%s), version %d, state %v; want aborted on the old version and state", decision, res.GetOutcome(), res.GetReason(), h.version, old.Items)
+			}
+			if u.Commit(ctx) {
+				t.Error("Commit accepted an update that is over")
+			}
+		})
+	}
+}
+
+// TestStagedAndProbationRequestsAreChecked: what a staged update or a
+// probation needs is checked in initialization.
+func TestStagedAndProbationRequestsAreChecked(t *testing.T) {
+	cases := []struct {
+		req    *update.UpdateActor
+		reason string
+	}{
+		{&update.UpdateActor{ToVersion: 2, Stage: true}, "needs an update_id"},
+		{&update.UpdateActor{ToVersion: 2, Probation: &update.Probation{}}, "probation has no window"},
+		{&update.UpdateActor{ToVersion: 2, Probation: &update.Probation{Duration: durationpb.New(-time.Second)}}, "out of range"},
+		{&update.UpdateActor{ToVersion: 2, Probation: &update.Probation{Messages: 5}}, "probation needs a way back from version 2 to 1"},
+	}
+	for _, c := range cases {
+		h := &fakeHost{kind: "box", version: 1, behavior: &box{Stable_: true}}
+		res := update.Start(&fakeContext{}, boxCatalog(t), h, c.req).Result()
+		if res.GetOutcome() != update.Outcome_OUTCOME_REJECTED || !strings.Contains(res.GetReason(), c.reason) {
+			t.Errorf("%v: %v %q, want rejected saying %q", c.req, res.GetOutcome(), res.GetReason(), c.reason)
 		}
 	}
 }

@@ -26,6 +26,68 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// ProbationOutcome says how a probation ended.
+type ProbationOutcome int32
+
+const (
+	ProbationOutcome_PROBATION_OUTCOME_UNSPECIFIED ProbationOutcome = 0
+	// The window ended without failure: the new version stays.
+	ProbationOutcome_PROBATION_OUTCOME_PASSED ProbationOutcome = 1
+	// The new version failed; the actor runs the old version again, with its
+	// state migrated down.
+	ProbationOutcome_PROBATION_OUTCOME_ROLLED_BACK ProbationOutcome = 2
+	// The new version failed and the rollback failed too; the actor keeps the
+	// new version and the failure goes to its supervisor.
+	ProbationOutcome_PROBATION_OUTCOME_ROLLBACK_FAILED ProbationOutcome = 3
+	// The actor stopped or restarted during the window.
+	ProbationOutcome_PROBATION_OUTCOME_ENDED ProbationOutcome = 4
+)
+
+// Enum value maps for ProbationOutcome.
+var (
+	ProbationOutcome_name = map[int32]string{
+		0: "PROBATION_OUTCOME_UNSPECIFIED",
+		1: "PROBATION_OUTCOME_PASSED",
+		2: "PROBATION_OUTCOME_ROLLED_BACK",
+		3: "PROBATION_OUTCOME_ROLLBACK_FAILED",
+		4: "PROBATION_OUTCOME_ENDED",
+	}
+	ProbationOutcome_value = map[string]int32{
+		"PROBATION_OUTCOME_UNSPECIFIED":     0,
+		"PROBATION_OUTCOME_PASSED":          1,
+		"PROBATION_OUTCOME_ROLLED_BACK":     2,
+		"PROBATION_OUTCOME_ROLLBACK_FAILED": 3,
+		"PROBATION_OUTCOME_ENDED":           4,
+	}
+)
+
+func (x ProbationOutcome) Enum() *ProbationOutcome {
+	p := new(ProbationOutcome)
+	*p = x
+	return p
+}
+
+func (x ProbationOutcome) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ProbationOutcome) Descriptor() protoreflect.EnumDescriptor {
+	return file_update_proto_enumTypes[0].Descriptor()
+}
+
+func (ProbationOutcome) Type() protoreflect.EnumType {
+	return &file_update_proto_enumTypes[0]
+}
+
+func (x ProbationOutcome) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ProbationOutcome.Descriptor instead.
+func (ProbationOutcome) EnumDescriptor() ([]byte, []int) {
+	return file_update_proto_rawDescGZIP(), []int{0}
+}
+
 // Outcome says how an update ended.
 type Outcome int32
 
@@ -38,6 +100,9 @@ const (
 	Outcome_OUTCOME_ABORTED Outcome = 2
 	// The update was refused during initialization; nothing was touched.
 	Outcome_OUTCOME_REJECTED Outcome = 3
+	// A staged update reached its stable state and staged its migrated
+	// state; the actor is held until a CommitUpdate or an AbortUpdate.
+	Outcome_OUTCOME_STAGED Outcome = 4
 )
 
 // Enum value maps for Outcome.
@@ -47,12 +112,14 @@ var (
 		1: "OUTCOME_COMMITTED",
 		2: "OUTCOME_ABORTED",
 		3: "OUTCOME_REJECTED",
+		4: "OUTCOME_STAGED",
 	}
 	Outcome_value = map[string]int32{
 		"OUTCOME_UNSPECIFIED": 0,
 		"OUTCOME_COMMITTED":   1,
 		"OUTCOME_ABORTED":     2,
 		"OUTCOME_REJECTED":    3,
+		"OUTCOME_STAGED":      4,
 	}
 )
 
@@ -67,11 +134,11 @@ func (x Outcome) String() string {
 }
 
 func (Outcome) Descriptor() protoreflect.EnumDescriptor {
-	return file_update_proto_enumTypes[0].Descriptor()
+	return file_update_proto_enumTypes[1].Descriptor()
 }
 
 func (Outcome) Type() protoreflect.EnumType {
-	return &file_update_proto_enumTypes[0]
+	return &file_update_proto_enumTypes[1]
 }
 
 func (x Outcome) Number() protoreflect.EnumNumber {
@@ -80,7 +147,7 @@ func (x Outcome) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Outcome.Descriptor instead.
 func (Outcome) EnumDescriptor() ([]byte, []int) {
-	return file_update_proto_rawDescGZIP(), []int{0}
+	return file_update_proto_rawDescGZIP(), []int{1}
 }
 
 // Phase names the six phases of a cooperative update, in order.
@@ -129,11 +196,11 @@ func (x Phase) String() string {
 }
 
 func (Phase) Descriptor() protoreflect.EnumDescriptor {
-	return file_update_proto_enumTypes[1].Descriptor()
+	return file_update_proto_enumTypes[2].Descriptor()
 }
 
 func (Phase) Type() protoreflect.EnumType {
-	return &file_update_proto_enumTypes[1]
+	return &file_update_proto_enumTypes[2]
 }
 
 func (x Phase) Number() protoreflect.EnumNumber {
@@ -142,7 +209,7 @@ func (x Phase) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Phase.Descriptor instead.
 func (Phase) EnumDescriptor() ([]byte, []int) {
-	return file_update_proto_rawDescGZIP(), []int{1}
+	return file_update_proto_rawDescGZIP(), []int{2}
 }
 
 // UpdateActor asks a live-updatable actor to replace its behaviour by another
@@ -161,7 +228,19 @@ type UpdateActor struct {
 	UpdateId string `protobuf:"bytes,3,opt,name=update_id,json=updateId,proto3" json:"update_id,omitempty"`
 	// from_version, when set, makes the update apply only if the actor runs
 	// that version when the update starts; otherwise it is rejected.
-	FromVersion   uint32 `protobuf:"varint,4,opt,name=from_version,json=fromVersion,proto3" json:"from_version,omitempty"`
+	FromVersion uint32 `protobuf:"varint,4,opt,name=from_version,json=fromVersion,proto3" json:"from_version,omitempty"`
+	// stage, when true, stops the update after state transfer: the actor
+	// stays held with its migrated state staged, answers with outcome STAGED,
+	// and then waits for a CommitUpdate or an AbortUpdate naming update_id
+	// (required). The deadline covers the wait: no decision by then aborts.
+	// This is how a group is updated all or nothing. The final result goes to
+	// the sender of the UpdateActor.
+	Stage bool `protobuf:"varint,5,opt,name=stage,proto3" json:"stage,omitempty"`
+	// probation, when set, watches the new version after the commit; a
+	// panic or a broken invariant within the window rolls the actor back to
+	// the old version through the down migration, which must exist. When the
+	// window ends, a ProbationResult goes to the sender of the UpdateActor.
+	Probation     *Probation `protobuf:"bytes,6,opt,name=probation,proto3" json:"probation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -224,6 +303,296 @@ func (x *UpdateActor) GetFromVersion() uint32 {
 	return 0
 }
 
+func (x *UpdateActor) GetStage() bool {
+	if x != nil {
+		return x.Stage
+	}
+	return false
+}
+
+func (x *UpdateActor) GetProbation() *Probation {
+	if x != nil {
+		return x.Probation
+	}
+	return nil
+}
+
+// Probation is the window after a commit during which a failure of the new
+// version rolls it back. It ends after `messages` messages handled by the new
+// version or after `duration`, whichever comes first; set at least one.
+type Probation struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Messages      uint32                 `protobuf:"varint,1,opt,name=messages,proto3" json:"messages,omitempty"`
+	Duration      *durationpb.Duration   `protobuf:"bytes,2,opt,name=duration,proto3" json:"duration,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Probation) Reset() {
+	*x = Probation{}
+	mi := &file_update_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Probation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Probation) ProtoMessage() {}
+
+func (x *Probation) ProtoReflect() protoreflect.Message {
+	mi := &file_update_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Probation.ProtoReflect.Descriptor instead.
+func (*Probation) Descriptor() ([]byte, []int) {
+	return file_update_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Probation) GetMessages() uint32 {
+	if x != nil {
+		return x.Messages
+	}
+	return 0
+}
+
+func (x *Probation) GetDuration() *durationpb.Duration {
+	if x != nil {
+		return x.Duration
+	}
+	return nil
+}
+
+// CommitUpdate tells an actor with a staged update to replace its behaviour.
+type CommitUpdate struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UpdateId      string                 `protobuf:"bytes,1,opt,name=update_id,json=updateId,proto3" json:"update_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CommitUpdate) Reset() {
+	*x = CommitUpdate{}
+	mi := &file_update_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CommitUpdate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CommitUpdate) ProtoMessage() {}
+
+func (x *CommitUpdate) ProtoReflect() protoreflect.Message {
+	mi := &file_update_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CommitUpdate.ProtoReflect.Descriptor instead.
+func (*CommitUpdate) Descriptor() ([]byte, []int) {
+	return file_update_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *CommitUpdate) GetUpdateId() string {
+	if x != nil {
+		return x.UpdateId
+	}
+	return ""
+}
+
+// AbortUpdate tells an actor to abort its update, staged or still
+// preparing.
+type AbortUpdate struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UpdateId      string                 `protobuf:"bytes,1,opt,name=update_id,json=updateId,proto3" json:"update_id,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AbortUpdate) Reset() {
+	*x = AbortUpdate{}
+	mi := &file_update_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AbortUpdate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AbortUpdate) ProtoMessage() {}
+
+func (x *AbortUpdate) ProtoReflect() protoreflect.Message {
+	mi := &file_update_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AbortUpdate.ProtoReflect.Descriptor instead.
+func (*AbortUpdate) Descriptor() ([]byte, []int) {
+	return file_update_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *AbortUpdate) GetUpdateId() string {
+	if x != nil {
+		return x.UpdateId
+	}
+	return ""
+}
+
+func (x *AbortUpdate) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// ProbationResult reports the end of a probation.
+type ProbationResult struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	UpdateId string                 `protobuf:"bytes,1,opt,name=update_id,json=updateId,proto3" json:"update_id,omitempty"`
+	Outcome  ProbationOutcome       `protobuf:"varint,2,opt,name=outcome,proto3,enum=molt.update.v1.ProbationOutcome" json:"outcome,omitempty"`
+	Kind     string                 `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
+	Actor    string                 `protobuf:"bytes,4,opt,name=actor,proto3" json:"actor,omitempty"`
+	// The version that was on probation, and the one the actor runs now.
+	ProbationVersion uint32 `protobuf:"varint,5,opt,name=probation_version,json=probationVersion,proto3" json:"probation_version,omitempty"`
+	Version          uint32 `protobuf:"varint,6,opt,name=version,proto3" json:"version,omitempty"`
+	// reason says what failed, for ROLLED_BACK and ROLLBACK_FAILED.
+	Reason string `protobuf:"bytes,7,opt,name=reason,proto3" json:"reason,omitempty"`
+	// messages handled by the new version during the window, and the
+	// window's length, in nanoseconds.
+	Messages   uint32 `protobuf:"varint,8,opt,name=messages,proto3" json:"messages,omitempty"`
+	DurationNs int64  `protobuf:"varint,9,opt,name=duration_ns,json=durationNs,proto3" json:"duration_ns,omitempty"`
+	// rollback_ns is the time the rollback took.
+	RollbackNs    int64 `protobuf:"varint,10,opt,name=rollback_ns,json=rollbackNs,proto3" json:"rollback_ns,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProbationResult) Reset() {
+	*x = ProbationResult{}
+	mi := &file_update_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProbationResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProbationResult) ProtoMessage() {}
+
+func (x *ProbationResult) ProtoReflect() protoreflect.Message {
+	mi := &file_update_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProbationResult.ProtoReflect.Descriptor instead.
+func (*ProbationResult) Descriptor() ([]byte, []int) {
+	return file_update_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ProbationResult) GetUpdateId() string {
+	if x != nil {
+		return x.UpdateId
+	}
+	return ""
+}
+
+func (x *ProbationResult) GetOutcome() ProbationOutcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return ProbationOutcome_PROBATION_OUTCOME_UNSPECIFIED
+}
+
+func (x *ProbationResult) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *ProbationResult) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *ProbationResult) GetProbationVersion() uint32 {
+	if x != nil {
+		return x.ProbationVersion
+	}
+	return 0
+}
+
+func (x *ProbationResult) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *ProbationResult) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *ProbationResult) GetMessages() uint32 {
+	if x != nil {
+		return x.Messages
+	}
+	return 0
+}
+
+func (x *ProbationResult) GetDurationNs() int64 {
+	if x != nil {
+		return x.DurationNs
+	}
+	return 0
+}
+
+func (x *ProbationResult) GetRollbackNs() int64 {
+	if x != nil {
+		return x.RollbackNs
+	}
+	return 0
+}
+
 // UpdateResult reports how an update ended and what it cost.
 type UpdateResult struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
@@ -250,13 +619,16 @@ type UpdateResult struct {
 	StateTransferNs  int64 `protobuf:"varint,14,opt,name=state_transfer_ns,json=stateTransferNs,proto3" json:"state_transfer_ns,omitempty"`
 	ReplacementNs    int64 `protobuf:"varint,15,opt,name=replacement_ns,json=replacementNs,proto3" json:"replacement_ns,omitempty"`
 	TotalNs          int64 `protobuf:"varint,16,opt,name=total_ns,json=totalNs,proto3" json:"total_ns,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// decision_ns is the time a staged update waited, held, for its commit
+	// or abort decision; it is not part of any phase's time.
+	DecisionNs    int64 `protobuf:"varint,17,opt,name=decision_ns,json=decisionNs,proto3" json:"decision_ns,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UpdateResult) Reset() {
 	*x = UpdateResult{}
-	mi := &file_update_proto_msgTypes[1]
+	mi := &file_update_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -268,7 +640,7 @@ func (x *UpdateResult) String() string {
 func (*UpdateResult) ProtoMessage() {}
 
 func (x *UpdateResult) ProtoReflect() protoreflect.Message {
-	mi := &file_update_proto_msgTypes[1]
+	mi := &file_update_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -281,7 +653,7 @@ func (x *UpdateResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateResult.ProtoReflect.Descriptor instead.
 func (*UpdateResult) Descriptor() ([]byte, []int) {
-	return file_update_proto_rawDescGZIP(), []int{1}
+	return file_update_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *UpdateResult) GetUpdateId() string {
@@ -396,17 +768,48 @@ func (x *UpdateResult) GetTotalNs() int64 {
 	return 0
 }
 
+func (x *UpdateResult) GetDecisionNs() int64 {
+	if x != nil {
+		return x.DecisionNs
+	}
+	return 0
+}
+
 var File_update_proto protoreflect.FileDescriptor
 
 const file_update_proto_rawDesc = "" +
 	"\n" +
-	"\fupdate.proto\x12\x0emolt.update.v1\x1a\x1egoogle/protobuf/duration.proto\"\xa3\x01\n" +
+	"\fupdate.proto\x12\x0emolt.update.v1\x1a\x1egoogle/protobuf/duration.proto\"\xf2\x01\n" +
 	"\vUpdateActor\x12\x1d\n" +
 	"\n" +
 	"to_version\x18\x01 \x01(\rR\ttoVersion\x125\n" +
 	"\bdeadline\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\bdeadline\x12\x1b\n" +
 	"\tupdate_id\x18\x03 \x01(\tR\bupdateId\x12!\n" +
-	"\ffrom_version\x18\x04 \x01(\rR\vfromVersion\"\xcb\x04\n" +
+	"\ffrom_version\x18\x04 \x01(\rR\vfromVersion\x12\x14\n" +
+	"\x05stage\x18\x05 \x01(\bR\x05stage\x127\n" +
+	"\tprobation\x18\x06 \x01(\v2\x19.molt.update.v1.ProbationR\tprobation\"^\n" +
+	"\tProbation\x12\x1a\n" +
+	"\bmessages\x18\x01 \x01(\rR\bmessages\x125\n" +
+	"\bduration\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\bduration\"+\n" +
+	"\fCommitUpdate\x12\x1b\n" +
+	"\tupdate_id\x18\x01 \x01(\tR\bupdateId\"B\n" +
+	"\vAbortUpdate\x12\x1b\n" +
+	"\tupdate_id\x18\x01 \x01(\tR\bupdateId\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xd1\x02\n" +
+	"\x0fProbationResult\x12\x1b\n" +
+	"\tupdate_id\x18\x01 \x01(\tR\bupdateId\x12:\n" +
+	"\aoutcome\x18\x02 \x01(\x0e2 .molt.update.v1.ProbationOutcomeR\aoutcome\x12\x12\n" +
+	"\x04kind\x18\x03 \x01(\tR\x04kind\x12\x14\n" +
+	"\x05actor\x18\x04 \x01(\tR\x05actor\x12+\n" +
+	"\x11probation_version\x18\x05 \x01(\rR\x10probationVersion\x12\x18\n" +
+	"\aversion\x18\x06 \x01(\rR\aversion\x12\x16\n" +
+	"\x06reason\x18\a \x01(\tR\x06reason\x12\x1a\n" +
+	"\bmessages\x18\b \x01(\rR\bmessages\x12\x1f\n" +
+	"\vduration_ns\x18\t \x01(\x03R\n" +
+	"durationNs\x12\x1f\n" +
+	"\vrollback_ns\x18\n" +
+	" \x01(\x03R\n" +
+	"rollbackNs\"\xec\x04\n" +
 	"\fUpdateResult\x12\x1b\n" +
 	"\tupdate_id\x18\x01 \x01(\tR\bupdateId\x121\n" +
 	"\aoutcome\x18\x02 \x01(\x0e2\x17.molt.update.v1.OutcomeR\aoutcome\x12\x12\n" +
@@ -425,12 +828,21 @@ const file_update_proto_rawDesc = "" +
 	"\x11state_checking_ns\x18\r \x01(\x03R\x0fstateCheckingNs\x12*\n" +
 	"\x11state_transfer_ns\x18\x0e \x01(\x03R\x0fstateTransferNs\x12%\n" +
 	"\x0ereplacement_ns\x18\x0f \x01(\x03R\rreplacementNs\x12\x19\n" +
-	"\btotal_ns\x18\x10 \x01(\x03R\atotalNs*d\n" +
+	"\btotal_ns\x18\x10 \x01(\x03R\atotalNs\x12\x1f\n" +
+	"\vdecision_ns\x18\x11 \x01(\x03R\n" +
+	"decisionNs*\xba\x01\n" +
+	"\x10ProbationOutcome\x12!\n" +
+	"\x1dPROBATION_OUTCOME_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18PROBATION_OUTCOME_PASSED\x10\x01\x12!\n" +
+	"\x1dPROBATION_OUTCOME_ROLLED_BACK\x10\x02\x12%\n" +
+	"!PROBATION_OUTCOME_ROLLBACK_FAILED\x10\x03\x12\x1b\n" +
+	"\x17PROBATION_OUTCOME_ENDED\x10\x04*x\n" +
 	"\aOutcome\x12\x17\n" +
 	"\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11OUTCOME_COMMITTED\x10\x01\x12\x13\n" +
 	"\x0fOUTCOME_ABORTED\x10\x02\x12\x14\n" +
-	"\x10OUTCOME_REJECTED\x10\x03*\xb2\x01\n" +
+	"\x10OUTCOME_REJECTED\x10\x03\x12\x12\n" +
+	"\x0eOUTCOME_STAGED\x10\x04*\xb2\x01\n" +
 	"\x05Phase\x12\x15\n" +
 	"\x11PHASE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14PHASE_INITIALIZATION\x10\x01\x12\x16\n" +
@@ -452,24 +864,32 @@ func file_update_proto_rawDescGZIP() []byte {
 	return file_update_proto_rawDescData
 }
 
-var file_update_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_update_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_update_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_update_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_update_proto_goTypes = []any{
-	(Outcome)(0),                // 0: molt.update.v1.Outcome
-	(Phase)(0),                  // 1: molt.update.v1.Phase
-	(*UpdateActor)(nil),         // 2: molt.update.v1.UpdateActor
-	(*UpdateResult)(nil),        // 3: molt.update.v1.UpdateResult
-	(*durationpb.Duration)(nil), // 4: google.protobuf.Duration
+	(ProbationOutcome)(0),       // 0: molt.update.v1.ProbationOutcome
+	(Outcome)(0),                // 1: molt.update.v1.Outcome
+	(Phase)(0),                  // 2: molt.update.v1.Phase
+	(*UpdateActor)(nil),         // 3: molt.update.v1.UpdateActor
+	(*Probation)(nil),           // 4: molt.update.v1.Probation
+	(*CommitUpdate)(nil),        // 5: molt.update.v1.CommitUpdate
+	(*AbortUpdate)(nil),         // 6: molt.update.v1.AbortUpdate
+	(*ProbationResult)(nil),     // 7: molt.update.v1.ProbationResult
+	(*UpdateResult)(nil),        // 8: molt.update.v1.UpdateResult
+	(*durationpb.Duration)(nil), // 9: google.protobuf.Duration
 }
 var file_update_proto_depIdxs = []int32{
-	4, // 0: molt.update.v1.UpdateActor.deadline:type_name -> google.protobuf.Duration
-	0, // 1: molt.update.v1.UpdateResult.outcome:type_name -> molt.update.v1.Outcome
-	1, // 2: molt.update.v1.UpdateResult.phase:type_name -> molt.update.v1.Phase
-	3, // [3:3] is the sub-list for method output_type
-	3, // [3:3] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	9, // 0: molt.update.v1.UpdateActor.deadline:type_name -> google.protobuf.Duration
+	4, // 1: molt.update.v1.UpdateActor.probation:type_name -> molt.update.v1.Probation
+	9, // 2: molt.update.v1.Probation.duration:type_name -> google.protobuf.Duration
+	0, // 3: molt.update.v1.ProbationResult.outcome:type_name -> molt.update.v1.ProbationOutcome
+	1, // 4: molt.update.v1.UpdateResult.outcome:type_name -> molt.update.v1.Outcome
+	2, // 5: molt.update.v1.UpdateResult.phase:type_name -> molt.update.v1.Phase
+	6, // [6:6] is the sub-list for method output_type
+	6, // [6:6] is the sub-list for method input_type
+	6, // [6:6] is the sub-list for extension type_name
+	6, // [6:6] is the sub-list for extension extendee
+	0, // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_update_proto_init() }
@@ -482,8 +902,8 @@ func file_update_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_update_proto_rawDesc), len(file_update_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   2,
+			NumEnums:      3,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
