@@ -3,6 +3,7 @@ package actor
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	pa "github.com/asynkron/protoactor-go/actor"
@@ -23,13 +24,22 @@ type cell struct {
 	node    *Node
 	kind    string
 	version uint32
+	labels  map[string]string
 	mailbox *mailbox.Mailbox
-	first   pa.Actor // the behaviour Spawn made, for the first incarnation
+	first   pa.Actor    // the behaviour Spawn made, for the first incarnation
+	stopped atomic.Bool // set when the actor has stopped, for Spawn
 }
 
 // produce is the actor's protoactor producer: called at spawn and at every
 // restart, it makes a host around a fresh behaviour of the current version.
 func (c *cell) produce() pa.Actor {
+	if c.mailbox != nil {
+		// A restart: the host that held the mailbox is gone, and its
+		// update with it (it was aborted, or never answered if it
+		// arrived while the actor was restarting), so nothing may stay
+		// held. produce runs on the actor's goroutine.
+		c.mailbox.Release()
+	}
 	b := c.first
 	c.first = nil
 	if b == nil {
@@ -55,9 +65,17 @@ type deadline struct{ u *update.Update }
 
 func (*deadline) ControlLane() {}
 
-// nextUpdate starts the next queued update once the messages held by the
-// previous one have been delivered.
-type nextUpdate struct{}
+// nextUpdate starts the next queued update of host h once the messages held
+// by the previous one have been delivered. One deferred by a host that a
+// restart replaced is ignored.
+type nextUpdate struct{ h *host }
+
+// The molt's own messages are no activity of the behaviour's: they do not
+// reset its receive timeout.
+func (*call) NotInfluenceReceiveTimeout()         {}
+func (*deadline) NotInfluenceReceiveTimeout()     {}
+func (nextUpdate) NotInfluenceReceiveTimeout()    {}
+func (*probationEnd) NotInfluenceReceiveTimeout() {}
 
 // probation watches a new version after its commit.
 type probation struct {
@@ -90,6 +108,7 @@ type host struct {
 	queued  []request
 	waiting bool // a nextUpdate is deferred in the mailbox
 	probe   *probation
+	leaving string // why the actor is going away (restarting, stopping)
 
 	lc      messageContext
 	admitFn mailbox.Filter
@@ -115,8 +134,13 @@ func (h *host) Receive(ctx pa.Context) {
 			h.endProbation(ctx, update.ProbationOutcome_PROBATION_OUTCOME_PASSED, "", 0)
 		}
 	case nextUpdate:
-		h.waiting = false
-		h.startQueued(ctx)
+		if m.h == h {
+			h.waiting = false
+			h.startQueued(ctx)
+		}
+	case *pa.Started:
+		h.node.directory.Add(ctx.Self(), h.kind, h.version, h.labels)
+		h.deliver(ctx)
 	case *pa.Restarting:
 		h.end(ctx, "the actor is restarting")
 		h.deliver(ctx)
@@ -124,6 +148,8 @@ func (h *host) Receive(ctx pa.Context) {
 		h.end(ctx, "the actor is stopping")
 		h.deliver(ctx)
 	case *pa.Stopped:
+		h.end(ctx, "the actor stopped")
+		h.stopped.Store(true)
 		h.node.directory.Remove(ctx.Self())
 		h.deliver(ctx)
 	default:
@@ -191,6 +217,12 @@ func (h *host) deliverPreparing(ctx pa.Context) {
 }
 
 func (h *host) request(ctx pa.Context, r request) {
+	if h.leaving != "" {
+		// protoactor may still deliver messages while the actor waits for
+		// its children to stop: an update started now would outlive it.
+		h.respond(ctx, r, h.refusal(ctx, r.req, h.leaving+"; send the update again once it has restarted"))
+		return
+	}
 	if r.call != nil && (r.req.GetStage() || r.req.GetProbation() != nil) {
 		h.respond(ctx, r, h.refusal(ctx, r.req, "a staged update or one with probation reports more than once: send it with Request from an actor (the update manager does), not with Node.Update"))
 		return
@@ -208,7 +240,7 @@ func (h *host) request(ctx pa.Context, r request) {
 
 func (h *host) start(ctx pa.Context, r request) {
 	if h.probe != nil {
-		h.endProbation(ctx, update.ProbationOutcome_PROBATION_OUTCOME_PASSED, "ended early: another update started", 0)
+		h.endProbation(ctx, update.ProbationOutcome_PROBATION_OUTCOME_ENDED, "another update started before the window ended", 0)
 	}
 	h.upd, h.reply = update.Start(ctx, h.node.catalog, h, r.req), r
 	if !h.upd.Done() {
@@ -227,6 +259,9 @@ func (h *host) decide(ctx pa.Context, updateID string, commit bool, reason strin
 		}
 	}
 	if h.upd == nil || h.upd.Result().GetUpdateId() != updateID {
+		if !commit && h.dropQueued(ctx, updateID, reason) {
+			return
+		}
 		refuse(fmt.Sprintf("no update %q is in progress on this actor", updateID))
 		return
 	}
@@ -240,6 +275,22 @@ func (h *host) decide(ctx pa.Context, updateID string, commit bool, reason strin
 		return
 	}
 	h.settle(ctx)
+}
+
+// dropQueued removes a queued update that is aborted before it started; its
+// requester is told.
+func (h *host) dropQueued(ctx pa.Context, updateID, reason string) bool {
+	for i, r := range h.queued {
+		if r.req.GetUpdateId() == updateID {
+			h.queued = append(h.queued[:i], h.queued[i+1:]...)
+			if reason == "" {
+				reason = "aborted on request"
+			}
+			h.respond(ctx, r, h.refusal(ctx, r.req, reason+", before it started"))
+			return true
+		}
+	}
+	return false
 }
 
 func (h *host) startQueued(ctx pa.Context) {
@@ -282,7 +333,7 @@ func (h *host) settle(ctx pa.Context) {
 	}
 	h.respond(ctx, r, res)
 	if len(h.queued) > 0 {
-		h.mailbox.Defer(nextUpdate{})
+		h.mailbox.Defer(nextUpdate{h})
 		h.waiting = true
 	}
 }
@@ -290,6 +341,7 @@ func (h *host) settle(ctx pa.Context) {
 // end aborts the update in progress and refuses the queued ones: the actor
 // is going away.
 func (h *host) end(ctx pa.Context, why string) {
+	h.leaving = why
 	if h.probe != nil {
 		h.endProbation(ctx, update.ProbationOutcome_PROBATION_OUTCOME_ENDED, why, 0)
 	}
@@ -342,17 +394,28 @@ func (h *host) startProbation(ctx pa.Context, r request, res *update.UpdateResul
 }
 
 // deliverOnProbation delivers a message to a version on probation: a panic,
-// or a broken invariant after the message, rolls the actor back.
+// or a broken invariant after the message, rolls the actor back. The state
+// is copied before each message, so that a message the new version panicked
+// on goes to the old version from the state before it: applied once, not
+// on top of what the panic left half done.
 func (h *host) deliverOnProbation(ctx pa.Context) {
 	p := h.probe
+	before, snapErr := h.node.catalog.Copy(h.kind, h.version, h.behavior)
 	if r := h.deliverGuarded(ctx); r != nil {
-		h.rollBack(ctx, fmt.Sprintf("the new version panicked on %T: %v", ctx.Message(), r), r)
+		why := fmt.Sprintf("the new version panicked on %T: %v", ctx.Message(), r)
+		if snapErr != nil {
+			// No state from before the message: roll back from what the
+			// panic left, and do not deliver the message again.
+			h.rollBack(ctx, why+"; the message was not delivered again, since the state before it could not be copied: "+snapErr.Error(), h.behavior, nil)
+			return
+		}
+		h.rollBack(ctx, why, before, r)
 		return
 	}
 	p.count++
 	if c, ok := h.behavior.(update.Checker); ok {
 		if err := checkQuietly(c); err != nil {
-			h.rollBack(ctx, fmt.Sprintf("after a %T the new version breaks its invariants: %v", ctx.Message(), err), nil)
+			h.rollBack(ctx, fmt.Sprintf("after a %T the new version breaks its invariants: %v", ctx.Message(), err), h.behavior, nil)
 			return
 		}
 	}
@@ -378,13 +441,15 @@ func checkQuietly(c update.Checker) (err error) {
 	return c.CheckInvariants()
 }
 
-// rollBack puts the old version back after a failure on probation. A message
-// the new version panicked on is then delivered to the old version, so that
-// it is not lost; if the rollback fails, the panic goes on to the supervisor.
-func (h *host) rollBack(ctx pa.Context, why string, panicked any) {
+// rollBack puts the old version back after a failure on probation, its
+// state migrated down from state. If the new version panicked on the
+// current message, the message is then delivered to the old version, so
+// that it is not lost; if the rollback fails, the panic goes on to the
+// supervisor.
+func (h *host) rollBack(ctx pa.Context, why string, state pa.Actor, panicked any) {
 	p := h.probe
 	start := time.Now()
-	if err := update.Rollback(ctx, h.node.catalog, h, p.back); err != nil {
+	if err := update.Rollback(ctx, h.node.catalog, h, state, p.back); err != nil {
 		h.endProbation(ctx, update.ProbationOutcome_PROBATION_OUTCOME_ROLLBACK_FAILED, why+"; the rollback failed: "+err.Error(), time.Since(start))
 		if panicked != nil {
 			panic(panicked)

@@ -143,7 +143,7 @@ func (n *Node) Spawn(kind string, version uint32, options ...SpawnOption) (*pa.P
 	for _, o := range options {
 		o(&c)
 	}
-	cl := &cell{node: n, kind: kind, version: version, first: first}
+	cl := &cell{node: n, kind: kind, version: version, labels: c.labels, first: first}
 	opts := make([]pa.PropsOption, 0, len(c.props)+2)
 	opts = append(opts, pa.WithDispatcher(n.workers))
 	opts = append(opts, c.props...)
@@ -162,7 +162,13 @@ func (n *Node) Spawn(kind string, version uint32, options ...SpawnOption) (*pa.P
 	} else if pid, err = parent.SpawnNamed(props, c.name); err != nil {
 		return nil, fmt.Errorf("molt: spawn %s as %q: %w", kind, c.name, err)
 	}
+	// The host adds itself when it starts; this makes the PID known to
+	// Update as soon as Spawn returns. An actor that stopped meanwhile is
+	// taken out again.
 	n.directory.Add(pid, kind, version, c.labels)
+	if cl.stopped.Load() {
+		n.directory.Remove(pid)
+	}
 	return pid, nil
 }
 
@@ -188,7 +194,8 @@ var calls = sync.Pool{New: func() any {
 // Update applies req to the actor at pid and waits for the result, without
 // the cost of a protoactor Future. The update runs exactly as one sent with
 // Request would. Update waits until ctx ends; if ctx has no deadline it
-// waits at most twice the update's deadline plus one second.
+// waits at most twice the update's deadline plus one second, which may be
+// too short for an update queued behind others.
 //
 // Update returns ErrNotUpdatable for a PID that is not a live molt actor of
 // this node, and ErrNoAnswer when no result came in time. Otherwise the
@@ -219,7 +226,11 @@ func (n *Node) Update(ctx context.Context, pid *pa.PID, req *update.UpdateActor)
 		default:
 		}
 	}
-	c.timer.Reset(wait)
+	var timeout <-chan time.Time // the context's deadline, if any, decides
+	if _, ok := ctx.Deadline(); !ok {
+		c.timer.Reset(wait)
+		timeout = c.timer.C
+	}
 	select {
 	case res := <-c.done:
 		c.timer.Stop()
@@ -228,7 +239,7 @@ func (n *Node) Update(ctx context.Context, pid *pa.PID, req *update.UpdateActor)
 		return res, nil
 	case <-ctx.Done():
 		return nil, fmt.Errorf("%w from %v: %v", ErrNoAnswer, pid, ctx.Err())
-	case <-c.timer.C:
-		return nil, fmt.Errorf("%w from %v within %v: it may have stopped with the update in its mailbox", ErrNoAnswer, pid, wait)
+	case <-timeout:
+		return nil, fmt.Errorf("%w from %v within %v: it stopped with the update in its mailbox, or the update waits behind others; give ctx a deadline to wait longer", ErrNoAnswer, pid, wait)
 	}
 }

@@ -206,8 +206,12 @@ type MigrationOption func(*migration)
 
 // Pure declares that the migration never modifies its input. The runtime then
 // hands it the live state instead of an isolating copy, which saves a copy of
-// the whole state on every update through it. Only the first step of a chain
-// ever sees the live state.
+// the whole state on every update through it. The new state may share memory
+// with the old one (a slice handed over as it is): then an update that
+// aborts in replacement, after the new version changed that memory in its
+// VersionChanged handler, cannot give the old version its state exactly as
+// it was. Use Pure for migrations whose new version does not change shared
+// memory before it is committed, or hand over copies.
 func Pure() MigrationOption {
 	return func(m *migration) { m.pure = true }
 }
@@ -268,8 +272,10 @@ func Migrate[From, To actor.Actor](c *Catalog, kind string, from, to uint32, fn 
 }
 
 // Adapt registers, on a version, the adapter that turns a message of an older
-// version's interface into one this version accepts. While the actor runs
-// this version, a message of type Old is delivered as fn(message).
+// version's interface into one this version accepts. An actor that switches
+// to this version after the registration (by an update, or a restart)
+// receives a message of type Old as fn(message); actors already running the
+// version keep the adapters they started with.
 //
 // Adapt returns ErrInvalid for a nil function or an interface type (a
 // message has one concrete type, which the adapter is looked up by),
@@ -365,6 +371,23 @@ func (c *Catalog) Versions(kind string) []uint32 {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// Copy returns a deep copy of a state of a kind's version, made as the
+// isolating copy of a migration is: with the version's Clone, or a round
+// trip through its codec. It returns ErrUnknownKind, ErrUnknownVersion,
+// ErrTypeMismatch or ErrCodec.
+func (c *Catalog) Copy(kind string, number uint32, state actor.Actor) (actor.Actor, error) {
+	c.mu.RLock()
+	v, err := c.lookup(kind, number)
+	c.mu.RUnlock()
+	if err != nil {
+		return nil, err
+	}
+	if reflect.TypeOf(state) != v.state || isNil(state) {
+		return nil, fmt.Errorf("%w: %s version %d has state %v, not %T", ErrTypeMismatch, kind, number, v.state, state)
+	}
+	return v.isolate(state)
 }
 
 // Encode encodes a state of a kind's version with the version's codec. It

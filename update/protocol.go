@@ -118,6 +118,12 @@ func (u *Update) Continue(ctx actor.Context) {
 	if !stable {
 		return
 	}
+	if over := time.Since(u.start) - u.limit; over > 0 {
+		// The deadline passed while the behaviour drained (its timer
+		// message is still on its way): too late to go on.
+		u.abort(ctx, fmt.Errorf("the deadline of %v passed %v before the actor reached its stable state; make the behaviour reach it sooner or give the update a longer deadline", u.limit, over.Round(time.Microsecond)))
+		return
+	}
 	u.lap(&u.res.PreparationNs)
 
 	u.res.Phase = Phase_PHASE_STATE_CHECKING

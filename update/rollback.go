@@ -7,18 +7,19 @@ import (
 	"github.com/molt-go/molt/registry"
 )
 
-// Rollback puts back version to on host, its state migrated down from the
-// running behaviour's, as probation does when a new version fails. It runs
-// the migration chain to version to, checks the result's invariants,
-// installs it and delivers VersionChanged. On an error the running version
-// stays installed, unchanged.
-func Rollback(ctx actor.Context, catalog *registry.Catalog, host Host, to uint32) error {
+// Rollback puts back version to on host, with the state migrated down from
+// state, a state of the running version (the running behaviour, or a
+// snapshot of it), as probation does when a new version fails. It runs the
+// migration chain to version to, checks the result's invariants, installs
+// it and delivers VersionChanged. On an error the running version stays
+// installed, unchanged.
+func Rollback(ctx actor.Context, catalog *registry.Catalog, host Host, state actor.Actor, to uint32) error {
 	from := host.Version()
 	plan, err := catalog.Plan(host.Kind(), from, to)
 	if err != nil {
 		return err
 	}
-	old, err := plan.Transfer(host.Behavior())
+	old, err := plan.Transfer(state)
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,7 @@
 // versions:
 // 	protoc-gen-go v1.36.12
 // 	protoc        v3.21.12
-// source: update.proto
+// source: update/update.proto
 
 // Package molt.update.v1 holds the wire messages of molt's live update of one
 // actor. They are protobuf so that an update can be requested, and its result
@@ -37,9 +37,10 @@ const (
 	// state migrated down.
 	ProbationOutcome_PROBATION_OUTCOME_ROLLED_BACK ProbationOutcome = 2
 	// The new version failed and the rollback failed too; the actor keeps the
-	// new version and the failure goes to its supervisor.
+	// new version, and a panic goes on to its supervisor.
 	ProbationOutcome_PROBATION_OUTCOME_ROLLBACK_FAILED ProbationOutcome = 3
-	// The actor stopped or restarted during the window.
+	// The window was cut short: the actor stopped or restarted, or another
+	// update started.
 	ProbationOutcome_PROBATION_OUTCOME_ENDED ProbationOutcome = 4
 )
 
@@ -72,11 +73,11 @@ func (x ProbationOutcome) String() string {
 }
 
 func (ProbationOutcome) Descriptor() protoreflect.EnumDescriptor {
-	return file_update_proto_enumTypes[0].Descriptor()
+	return file_update_update_proto_enumTypes[0].Descriptor()
 }
 
 func (ProbationOutcome) Type() protoreflect.EnumType {
-	return &file_update_proto_enumTypes[0]
+	return &file_update_update_proto_enumTypes[0]
 }
 
 func (x ProbationOutcome) Number() protoreflect.EnumNumber {
@@ -85,7 +86,7 @@ func (x ProbationOutcome) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ProbationOutcome.Descriptor instead.
 func (ProbationOutcome) EnumDescriptor() ([]byte, []int) {
-	return file_update_proto_rawDescGZIP(), []int{0}
+	return file_update_update_proto_rawDescGZIP(), []int{0}
 }
 
 // Outcome says how an update ended.
@@ -134,11 +135,11 @@ func (x Outcome) String() string {
 }
 
 func (Outcome) Descriptor() protoreflect.EnumDescriptor {
-	return file_update_proto_enumTypes[1].Descriptor()
+	return file_update_update_proto_enumTypes[1].Descriptor()
 }
 
 func (Outcome) Type() protoreflect.EnumType {
-	return &file_update_proto_enumTypes[1]
+	return &file_update_update_proto_enumTypes[1]
 }
 
 func (x Outcome) Number() protoreflect.EnumNumber {
@@ -147,7 +148,7 @@ func (x Outcome) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Outcome.Descriptor instead.
 func (Outcome) EnumDescriptor() ([]byte, []int) {
-	return file_update_proto_rawDescGZIP(), []int{1}
+	return file_update_update_proto_rawDescGZIP(), []int{1}
 }
 
 // Phase names the six phases of a cooperative update, in order.
@@ -196,11 +197,11 @@ func (x Phase) String() string {
 }
 
 func (Phase) Descriptor() protoreflect.EnumDescriptor {
-	return file_update_proto_enumTypes[2].Descriptor()
+	return file_update_update_proto_enumTypes[2].Descriptor()
 }
 
 func (Phase) Type() protoreflect.EnumType {
-	return &file_update_proto_enumTypes[2]
+	return &file_update_update_proto_enumTypes[2]
 }
 
 func (x Phase) Number() protoreflect.EnumNumber {
@@ -209,7 +210,7 @@ func (x Phase) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Phase.Descriptor instead.
 func (Phase) EnumDescriptor() ([]byte, []int) {
-	return file_update_proto_rawDescGZIP(), []int{2}
+	return file_update_update_proto_rawDescGZIP(), []int{2}
 }
 
 // UpdateActor asks a live-updatable actor to replace its behaviour by another
@@ -247,7 +248,7 @@ type UpdateActor struct {
 
 func (x *UpdateActor) Reset() {
 	*x = UpdateActor{}
-	mi := &file_update_proto_msgTypes[0]
+	mi := &file_update_update_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -259,7 +260,7 @@ func (x *UpdateActor) String() string {
 func (*UpdateActor) ProtoMessage() {}
 
 func (x *UpdateActor) ProtoReflect() protoreflect.Message {
-	mi := &file_update_proto_msgTypes[0]
+	mi := &file_update_update_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -272,7 +273,7 @@ func (x *UpdateActor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateActor.ProtoReflect.Descriptor instead.
 func (*UpdateActor) Descriptor() ([]byte, []int) {
-	return file_update_proto_rawDescGZIP(), []int{0}
+	return file_update_update_proto_rawDescGZIP(), []int{0}
 }
 
 func (x *UpdateActor) GetToVersion() uint32 {
@@ -330,7 +331,7 @@ type Probation struct {
 
 func (x *Probation) Reset() {
 	*x = Probation{}
-	mi := &file_update_proto_msgTypes[1]
+	mi := &file_update_update_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -342,7 +343,7 @@ func (x *Probation) String() string {
 func (*Probation) ProtoMessage() {}
 
 func (x *Probation) ProtoReflect() protoreflect.Message {
-	mi := &file_update_proto_msgTypes[1]
+	mi := &file_update_update_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -355,7 +356,7 @@ func (x *Probation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Probation.ProtoReflect.Descriptor instead.
 func (*Probation) Descriptor() ([]byte, []int) {
-	return file_update_proto_rawDescGZIP(), []int{1}
+	return file_update_update_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *Probation) GetMessages() uint32 {
@@ -382,7 +383,7 @@ type CommitUpdate struct {
 
 func (x *CommitUpdate) Reset() {
 	*x = CommitUpdate{}
-	mi := &file_update_proto_msgTypes[2]
+	mi := &file_update_update_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -394,7 +395,7 @@ func (x *CommitUpdate) String() string {
 func (*CommitUpdate) ProtoMessage() {}
 
 func (x *CommitUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_update_proto_msgTypes[2]
+	mi := &file_update_update_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -407,7 +408,7 @@ func (x *CommitUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommitUpdate.ProtoReflect.Descriptor instead.
 func (*CommitUpdate) Descriptor() ([]byte, []int) {
-	return file_update_proto_rawDescGZIP(), []int{2}
+	return file_update_update_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *CommitUpdate) GetUpdateId() string {
@@ -429,7 +430,7 @@ type AbortUpdate struct {
 
 func (x *AbortUpdate) Reset() {
 	*x = AbortUpdate{}
-	mi := &file_update_proto_msgTypes[3]
+	mi := &file_update_update_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -441,7 +442,7 @@ func (x *AbortUpdate) String() string {
 func (*AbortUpdate) ProtoMessage() {}
 
 func (x *AbortUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_update_proto_msgTypes[3]
+	mi := &file_update_update_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -454,7 +455,7 @@ func (x *AbortUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AbortUpdate.ProtoReflect.Descriptor instead.
 func (*AbortUpdate) Descriptor() ([]byte, []int) {
-	return file_update_proto_rawDescGZIP(), []int{3}
+	return file_update_update_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *AbortUpdate) GetUpdateId() string {
@@ -495,7 +496,7 @@ type ProbationResult struct {
 
 func (x *ProbationResult) Reset() {
 	*x = ProbationResult{}
-	mi := &file_update_proto_msgTypes[4]
+	mi := &file_update_update_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -507,7 +508,7 @@ func (x *ProbationResult) String() string {
 func (*ProbationResult) ProtoMessage() {}
 
 func (x *ProbationResult) ProtoReflect() protoreflect.Message {
-	mi := &file_update_proto_msgTypes[4]
+	mi := &file_update_update_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -520,7 +521,7 @@ func (x *ProbationResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProbationResult.ProtoReflect.Descriptor instead.
 func (*ProbationResult) Descriptor() ([]byte, []int) {
-	return file_update_proto_rawDescGZIP(), []int{4}
+	return file_update_update_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ProbationResult) GetUpdateId() string {
@@ -628,7 +629,7 @@ type UpdateResult struct {
 
 func (x *UpdateResult) Reset() {
 	*x = UpdateResult{}
-	mi := &file_update_proto_msgTypes[5]
+	mi := &file_update_update_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -640,7 +641,7 @@ func (x *UpdateResult) String() string {
 func (*UpdateResult) ProtoMessage() {}
 
 func (x *UpdateResult) ProtoReflect() protoreflect.Message {
-	mi := &file_update_proto_msgTypes[5]
+	mi := &file_update_update_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -653,7 +654,7 @@ func (x *UpdateResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateResult.ProtoReflect.Descriptor instead.
 func (*UpdateResult) Descriptor() ([]byte, []int) {
-	return file_update_proto_rawDescGZIP(), []int{5}
+	return file_update_update_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *UpdateResult) GetUpdateId() string {
@@ -775,11 +776,11 @@ func (x *UpdateResult) GetDecisionNs() int64 {
 	return 0
 }
 
-var File_update_proto protoreflect.FileDescriptor
+var File_update_update_proto protoreflect.FileDescriptor
 
-const file_update_proto_rawDesc = "" +
+const file_update_update_proto_rawDesc = "" +
 	"\n" +
-	"\fupdate.proto\x12\x0emolt.update.v1\x1a\x1egoogle/protobuf/duration.proto\"\xf2\x01\n" +
+	"\x13update/update.proto\x12\x0emolt.update.v1\x1a\x1egoogle/protobuf/duration.proto\"\xf2\x01\n" +
 	"\vUpdateActor\x12\x1d\n" +
 	"\n" +
 	"to_version\x18\x01 \x01(\rR\ttoVersion\x125\n" +
@@ -853,20 +854,20 @@ const file_update_proto_rawDesc = "" +
 	"\x11PHASE_REPLACEMENT\x10\x06B Z\x1egithub.com/molt-go/molt/updateb\x06proto3"
 
 var (
-	file_update_proto_rawDescOnce sync.Once
-	file_update_proto_rawDescData []byte
+	file_update_update_proto_rawDescOnce sync.Once
+	file_update_update_proto_rawDescData []byte
 )
 
-func file_update_proto_rawDescGZIP() []byte {
-	file_update_proto_rawDescOnce.Do(func() {
-		file_update_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_update_proto_rawDesc), len(file_update_proto_rawDesc)))
+func file_update_update_proto_rawDescGZIP() []byte {
+	file_update_update_proto_rawDescOnce.Do(func() {
+		file_update_update_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_update_update_proto_rawDesc), len(file_update_update_proto_rawDesc)))
 	})
-	return file_update_proto_rawDescData
+	return file_update_update_proto_rawDescData
 }
 
-var file_update_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_update_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
-var file_update_proto_goTypes = []any{
+var file_update_update_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_update_update_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_update_update_proto_goTypes = []any{
 	(ProbationOutcome)(0),       // 0: molt.update.v1.ProbationOutcome
 	(Outcome)(0),                // 1: molt.update.v1.Outcome
 	(Phase)(0),                  // 2: molt.update.v1.Phase
@@ -878,7 +879,7 @@ var file_update_proto_goTypes = []any{
 	(*UpdateResult)(nil),        // 8: molt.update.v1.UpdateResult
 	(*durationpb.Duration)(nil), // 9: google.protobuf.Duration
 }
-var file_update_proto_depIdxs = []int32{
+var file_update_update_proto_depIdxs = []int32{
 	9, // 0: molt.update.v1.UpdateActor.deadline:type_name -> google.protobuf.Duration
 	4, // 1: molt.update.v1.UpdateActor.probation:type_name -> molt.update.v1.Probation
 	9, // 2: molt.update.v1.Probation.duration:type_name -> google.protobuf.Duration
@@ -892,27 +893,27 @@ var file_update_proto_depIdxs = []int32{
 	0, // [0:6] is the sub-list for field type_name
 }
 
-func init() { file_update_proto_init() }
-func file_update_proto_init() {
-	if File_update_proto != nil {
+func init() { file_update_update_proto_init() }
+func file_update_update_proto_init() {
+	if File_update_update_proto != nil {
 		return
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
-			RawDescriptor: unsafe.Slice(unsafe.StringData(file_update_proto_rawDesc), len(file_update_proto_rawDesc)),
+			RawDescriptor: unsafe.Slice(unsafe.StringData(file_update_update_proto_rawDesc), len(file_update_update_proto_rawDesc)),
 			NumEnums:      3,
 			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
-		GoTypes:           file_update_proto_goTypes,
-		DependencyIndexes: file_update_proto_depIdxs,
-		EnumInfos:         file_update_proto_enumTypes,
-		MessageInfos:      file_update_proto_msgTypes,
+		GoTypes:           file_update_update_proto_goTypes,
+		DependencyIndexes: file_update_update_proto_depIdxs,
+		EnumInfos:         file_update_update_proto_enumTypes,
+		MessageInfos:      file_update_update_proto_msgTypes,
 	}.Build()
-	File_update_proto = out.File
-	file_update_proto_goTypes = nil
-	file_update_proto_depIdxs = nil
+	File_update_update_proto = out.File
+	file_update_update_proto_goTypes = nil
+	file_update_update_proto_depIdxs = nil
 }
