@@ -81,6 +81,11 @@ func (n *Node) Root() *pa.RootContext { return n.system.Root }
 // Catalog returns the node's catalogue.
 func (n *Node) Catalog() *registry.Catalog { return n.catalog }
 
+// Dispatcher returns the dispatcher the node's actors run on: a pool of
+// worker goroutines that keep their stacks between runs. Pass it with
+// actor.WithDispatcher to run other actors of the process on it too.
+func (n *Node) Dispatcher() pa.Dispatcher { return n.workers }
+
 // Directory returns the directory of the node's live actors.
 func (n *Node) Directory() *registry.Directory { return n.directory }
 

@@ -1,6 +1,7 @@
 package actor
 
 import (
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -22,22 +23,23 @@ func TestWorkersReuseIdleGoroutines(t *testing.T) {
 	}
 	// Runs were sequential: a worker went idle before the next one, except
 	// when the scheduler had not parked it yet, so only a few ever started.
-	if live := w.live.Load(); live > w.max || live < 1 {
-		t.Fatalf("%d workers alive after 1000 sequential runs, want between 1 and %d", live, w.max)
+	if live := w.live.Load(); live > w.keep || live < 1 {
+		t.Fatalf("%d workers alive after 1000 sequential runs, want between 1 and %d", live, w.keep)
 	}
 	if w.Throughput() != 300 {
 		t.Errorf("throughput %d, want 300", w.Throughput())
 	}
 }
 
-// TestWorkersOverflowToNewGoroutines: with every worker busy, a run still
-// starts at once, on a goroutine of its own.
-func TestWorkersOverflowToNewGoroutines(t *testing.T) {
+// TestWorkersGrowAndShrink: with every worker busy, a run still starts at
+// once, on a new worker; once idle, the workers beyond keep exit.
+func TestWorkersGrowAndShrink(t *testing.T) {
 	w := newWorkers(300)
+	w.idle = time.Millisecond
 	defer w.stop()
 	block := make(chan struct{})
 	var started, finished sync.WaitGroup
-	n := int(w.max) + 5
+	n := int(w.keep) + 5
 	started.Add(n)
 	finished.Add(n)
 	for i := 0; i < n; i++ {
@@ -47,12 +49,19 @@ func TestWorkersOverflowToNewGoroutines(t *testing.T) {
 			finished.Done()
 		})
 	}
-	waitGroup(t, &started, "every run to start while the pool is full")
-	if live := w.live.Load(); live != w.max {
-		t.Errorf("%d workers alive, want the maximum %d", live, w.max)
+	waitGroup(t, &started, "every run to start while every worker is busy")
+	if live := w.live.Load(); live != int32(n) {
+		t.Errorf("%d workers alive, want %d", live, n)
 	}
 	close(block)
 	waitGroup(t, &finished, "every run to finish")
+	deadline := time.Now().Add(10 * time.Second)
+	for w.live.Load() > w.keep {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d workers still alive 10s after the runs ended, want at most %d", w.live.Load(), w.keep)
+		}
+		runtime.Gosched()
+	}
 }
 
 // TestWorkersStop: stopped workers exit, and a run scheduled after stop

@@ -25,7 +25,7 @@ type Manager struct {
 // it with the messages of this package (RunPackage, CancelPackage,
 // Subscribe) sent to PID; in process, Run is simpler.
 func Spawn(node *molt.Node) *Manager {
-	pid := node.Root().Spawn(pa.PropsFromProducer(func() pa.Actor { return newManagerActor(node) }))
+	pid := node.Root().Spawn(pa.PropsFromProducer(func() pa.Actor { return newManagerActor(node) }, pa.WithDispatcher(node.Dispatcher())))
 	return &Manager{node: node, pid: pid}
 }
 
