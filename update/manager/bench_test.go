@@ -34,3 +34,24 @@ func BenchmarkFleetRate(b *testing.B) {
 	}
 	b.ReportMetric(float64(updated)/b.Elapsed().Seconds(), "updates/s")
 }
+
+// BenchmarkGroup16 updates an all-or-nothing group of 16 back and forth;
+// one op is one group update, from Run to PACKAGE_DONE.
+func BenchmarkGroup16(b *testing.B) {
+	node, m := setup(b)
+	var names []string
+	for i := 0; i < 16; i++ {
+		names = append(names, fmt.Sprintf("g%02d", i))
+	}
+	spawn(b, node, "acct", names...)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		pkg := groupPackage(fmt.Sprintf("g-%d", i), names...)
+		pkg.Updates[0].From = nil
+		pkg.Updates[0].To = uint32(2 - i%2)
+		done, _ := run(b, m, pkg)
+		if done.GetPackageOutcome() != manager.PackageOutcome_PACKAGE_OUTCOME_COMPLETED {
+			b.Fatalf("package: %v", done)
+		}
+	}
+}

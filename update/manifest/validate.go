@@ -3,6 +3,7 @@ package manifest
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -128,7 +129,7 @@ func Validate(p *Package) error {
 	actorAt := map[string]position{}
 	anyAll := false
 	for i, u := range p.Updates {
-		at := fmt.Sprintf("updates[%d]", i)
+		at := "updates[" + strconv.Itoa(i) + "]"
 		switch {
 		case u.Kind == "":
 			ps.add(at+".kind", "required: the kind to update")
@@ -143,7 +144,7 @@ func Validate(p *Package) error {
 		}
 		seen := map[uint32]int{}
 		for j, v := range u.From {
-			fp := fmt.Sprintf("%s.from[%d]", at, j)
+			fp := at + ".from[" + strconv.Itoa(j) + "]"
 			switch first, dup := seen[v]; {
 			case v < 1:
 				ps.add(fp, "must be >= 1 (versions are numbered from 1)")
@@ -173,7 +174,7 @@ func Validate(p *Package) error {
 			}
 		}
 		for j, a := range t.Actors {
-			ap := fmt.Sprintf("%s.actors[%d]", tp, j)
+			ap := tp + ".actors[" + strconv.Itoa(j) + "]"
 			if a == "" {
 				ps.add(ap, "must not be empty: give the name the actor was spawned with")
 				continue
@@ -198,7 +199,7 @@ func Validate(p *Package) error {
 	groupAt := map[string]int{}
 	memberAt := map[string]int{}
 	for i, g := range p.Groups {
-		at := fmt.Sprintf("groups[%d]", i)
+		at := "groups[" + strconv.Itoa(i) + "]"
 		switch first, dup := groupAt[g.Name]; {
 		case g.Name == "":
 			ps.add(at+".name", "required: name the group")
@@ -212,7 +213,7 @@ func Validate(p *Package) error {
 		}
 		inGroup := map[string]int{}
 		for j, m := range g.Members {
-			mp := fmt.Sprintf("%s.members[%d]", at, j)
+			mp := at + ".members[" + strconv.Itoa(j) + "]"
 			if m == "" {
 				ps.add(mp, "must not be empty: give an actor name")
 				continue
@@ -237,7 +238,7 @@ func Validate(p *Package) error {
 	orderAt := map[string]int{}
 	ordered := map[string]string{} // actors named in order, with their kinds if known
 	for i, d := range p.Order {
-		at := fmt.Sprintf("order[%d]", i)
+		at := "order[" + strconv.Itoa(i) + "]"
 		switch first, dup := orderAt[d.Name]; {
 		case d.Name == "":
 			ps.add(at+".name", "required: a kind or an actor name")
@@ -252,7 +253,7 @@ func Validate(p *Package) error {
 		}
 		seen := map[string]int{}
 		for j, a := range d.After {
-			ap := fmt.Sprintf("%s.after[%d]", at, j)
+			ap := at + ".after[" + strconv.Itoa(j) + "]"
 			first, dup := seen[a]
 			switch {
 			case a == "":
