@@ -48,6 +48,11 @@ type Notice struct {
 	From, To uint32
 	// Deadline is when the update aborts if it has not reached replacement.
 	Deadline time.Time
+	// Staged says the update stops, holding everything, once the state is
+	// transferred, until its group's decision; Group names the group's
+	// members (PID ids), this actor included, when the requester gave them.
+	Staged bool
+	Group  []string
 }
 
 // VersionChanged is the first message the new version receives, in the

@@ -280,7 +280,10 @@ func (u *Update) notify(ctx actor.Context) error {
 	}
 	u.notified = true
 	return guard("UpdateComing", func() error {
-		n.UpdateComing(ctx, &Notice{UpdateID: u.req.GetUpdateId(), From: u.plan.From(), To: u.plan.To(), Deadline: u.Deadline()})
+		n.UpdateComing(ctx, &Notice{
+			UpdateID: u.req.GetUpdateId(), From: u.plan.From(), To: u.plan.To(), Deadline: u.Deadline(),
+			Staged: u.req.GetStage(), Group: u.req.GetGroup(),
+		})
 		return nil
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -64,12 +65,14 @@ type box struct {
 	Stable_  bool
 	Notified bool
 	Aborted  *update.Aborted
+	notice   *update.Notice
 }
 
 type boxV2 struct{ box }
 
-func (b *box) UpdateComing(pa.Context, *update.Notice) {
+func (b *box) UpdateComing(_ pa.Context, n *update.Notice) {
 	b.Notified = true
+	b.notice = n
 	if b.Failing == "notify" {
 		panic("notify fails")
 	}
@@ -308,9 +311,12 @@ func TestStagedUpdateWaitsForDecision(t *testing.T) {
 			old := &box{Items: []int{1}, Stable_: true}
 			h := &fakeHost{kind: "box", version: 1, behavior: old}
 			ctx := &fakeContext{}
-			u := update.Start(ctx, boxCatalog(t), h, &update.UpdateActor{ToVersion: 2, UpdateId: "g1", Stage: true})
+			u := update.Start(ctx, boxCatalog(t), h, &update.UpdateActor{ToVersion: 2, UpdateId: "g1", Stage: true, Group: []string{"a", "b"}})
 			if u.Done() || !u.Staged() || u.Result().GetOutcome() != update.Outcome_OUTCOME_STAGED {
 				t.Fatalf("after Start: done=%v staged=%v %v (%s), want staged", u.Done(), u.Staged(), u.Result().GetOutcome(), u.Result().GetReason())
+			}
+			if n := old.notice; n == nil || !n.Staged || !slices.Equal(n.Group, []string{"a", "b"}) || n.UpdateID != "g1" {
+				t.Fatalf("the notice %+v does not say staged, in group [a b]", n)
 			}
 			if got := strings.Join(h.log, ", "); got != "hold admit=true, hold admit=false" || h.version != 1 {
 				t.Fatalf("staged: host calls %q, version %d; want held with nothing admitted, still version 1", got, h.version)

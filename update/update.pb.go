@@ -241,7 +241,14 @@ type UpdateActor struct {
 	// panic or a broken invariant within the window rolls the actor back to
 	// the old version through the down migration, which must exist. When the
 	// window ends, a ProbationResult goes to the sender of the UpdateActor.
-	Probation     *Probation `protobuf:"bytes,6,opt,name=probation,proto3" json:"probation,omitempty"`
+	Probation *Probation `protobuf:"bytes,6,opt,name=probation,proto3" json:"probation,omitempty"`
+	// group, for a staged update of an all-or-nothing group, names every
+	// member (the PIDs' ids), this actor included. The behaviour hears it in
+	// its Notice: members that exchange messages can then settle their
+	// channels before they stage (for example by sending each other a marker
+	// and being stable only once every other member's marker has arrived),
+	// since a staged member holds everything.
+	Group         []string `protobuf:"bytes,7,rep,name=group,proto3" json:"group,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -314,6 +321,13 @@ func (x *UpdateActor) GetStage() bool {
 func (x *UpdateActor) GetProbation() *Probation {
 	if x != nil {
 		return x.Probation
+	}
+	return nil
+}
+
+func (x *UpdateActor) GetGroup() []string {
+	if x != nil {
+		return x.Group
 	}
 	return nil
 }
@@ -780,7 +794,7 @@ var File_update_update_proto protoreflect.FileDescriptor
 
 const file_update_update_proto_rawDesc = "" +
 	"\n" +
-	"\x13update/update.proto\x12\x0emolt.update.v1\x1a\x1egoogle/protobuf/duration.proto\"\xf2\x01\n" +
+	"\x13update/update.proto\x12\x0emolt.update.v1\x1a\x1egoogle/protobuf/duration.proto\"\x88\x02\n" +
 	"\vUpdateActor\x12\x1d\n" +
 	"\n" +
 	"to_version\x18\x01 \x01(\rR\ttoVersion\x125\n" +
@@ -788,7 +802,8 @@ const file_update_update_proto_rawDesc = "" +
 	"\tupdate_id\x18\x03 \x01(\tR\bupdateId\x12!\n" +
 	"\ffrom_version\x18\x04 \x01(\rR\vfromVersion\x12\x14\n" +
 	"\x05stage\x18\x05 \x01(\bR\x05stage\x127\n" +
-	"\tprobation\x18\x06 \x01(\v2\x19.molt.update.v1.ProbationR\tprobation\"^\n" +
+	"\tprobation\x18\x06 \x01(\v2\x19.molt.update.v1.ProbationR\tprobation\x12\x14\n" +
+	"\x05group\x18\a \x03(\tR\x05group\"^\n" +
 	"\tProbation\x12\x1a\n" +
 	"\bmessages\x18\x01 \x01(\rR\bmessages\x125\n" +
 	"\bduration\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\bduration\"+\n" +

@@ -138,11 +138,17 @@ func (r *run) pump(ctx pa.Context) {
 func (r *run) launch(ctx pa.Context, u *unitState) {
 	r.inFlight++
 	u.start = time.Now()
+	var group []string
+	if u.group() {
+		for _, ms := range u.members {
+			group = append(group, ms.m.Name)
+		}
+	}
 	for _, ms := range u.members {
 		r.m.track(ms)
 		ctx.Request(ms.m.PID, &update.UpdateActor{
 			UpdateId: r.id, ToVersion: ms.m.To, FromVersion: ms.m.From,
-			Deadline: r.req.Deadline, Probation: r.req.Probation, Stage: u.group(),
+			Deadline: r.req.Deadline, Probation: r.req.Probation, Stage: u.group(), Group: group,
 		})
 	}
 }
