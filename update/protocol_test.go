@@ -206,7 +206,7 @@ func TestPhases(t *testing.T) {
 			if h.behavior != old {
 				t.Fatal("after the abort the host does not run the old behaviour value")
 			}
-			want.Aborted = old.Aborted
+			want.Aborted, want.notice = old.Aborted, old.notice
 			if !reflect.DeepEqual(*old, want) {
 				t.Errorf("the old state changed:\n got  %+v\n want %+v", *old, want)
 			}
