@@ -1,24 +1,66 @@
-// Package benchmarks measures what live update costs in molt: how long one
-// update takes, how that grows with the state, what a molt actor costs over
-// a plain protoactor actor when no update runs, and how long a busy actor
-// stops delivering messages while it is updated.
+// Command benchmarks measures what live update costs in molt: how long one
+// update takes, how that grows with the state and with the messages queued
+// behind it, how long a busy actor stops delivering while it is updated,
+// and what a molt actor costs over a plain protoactor actor, in time and in
+// memory, when no update runs.
 //
-// The package has no API: everything is in its _test.go files. Run
+// It has two front ends over the same code, the scenarios and fixtures of
+// package harness (benchmarks/harness):
 //
-//	go test -run '^$' -bench . ./benchmarks/
+//   - the runner, this command:
 //
-// and add -count 5 (then compare medians, for example with benchstat) on a
-// shared or small machine, where single runs are noisy. Every benchmark also
-// runs under the race detector as a smoke test:
+//     go run ./benchmarks -quick        # every scenario, small: under 2 minutes on 2 cores
+//     go run ./benchmarks               # the full parameter sets, about 2 minutes
+//     go run ./benchmarks -list         # the scenarios
+//     go run ./benchmarks -scenario update-latency,pause -duration 5s
+//     go run ./benchmarks -quick -json > run.json   # one JSON object per scenario
+//     go run ./benchmarks -plot docs/charts         # SVG and PNG charts
 //
-//	go test -race -run '^$' -bench . -benchtime 10x ./benchmarks/
+//     It prints a table at the end (to stderr with -json, whose array goes
+//     to stdout) and shows a progress bar while it runs if stderr is a
+//     terminal. -h lists every flag.
 //
-// Each benchmark stops its actors and shuts its actor system down; TestMain
-// checks with goleak that no goroutine is left behind.
+//   - the testing.B benchmarks in the _test.go files:
+//
+//     go test -run '^$' -bench . -count 5 ./benchmarks/
+//
+//     and compare medians (for example with benchstat) on a shared or small
+//     machine, where single runs are noisy. Every benchmark also runs
+//     under the race detector as a smoke test:
+//
+//     go test -race -run '^$' -bench . -benchtime 10x ./benchmarks/
+//
+// docs/benchmarks.md has the method, the figures of a run and how to read
+// them. To benchmark your own kinds with the same harness and output, see
+// harness.MeasureUpdateLatency. Each scenario and benchmark stops its
+// actors and shuts its actor system down; TestMain checks with goleak that
+// no goroutine is left behind.
+//
+// # Scenarios of the runner
+//
+//   - update-latency: one small-state actor updated back and forth between
+//     versions 1 and 2, under each isolation (codec, clone, pure), with
+//     node.Update, and with RequestFuture (counter/codec/request). Latency
+//     percentiles (p50 … max) of the round trip from an HDR histogram, and
+//     the six phases' own time on the actor's goroutine.
+//   - state-size: the same on a state of 1KB … 64MB, per isolation.
+//   - held-messages: an update sent while 0 … 100,000 user messages are
+//     queued behind it; "overtake" (no hooks: the update goes first, the
+//     queue waits) and "park" (the actor is not stable until a message
+//     queued behind the others: the update parks them all).
+//   - pause: the longest delivery gap a steady stream sees around each
+//     update, against the same statistic without an update.
+//   - throughput: ping-pong messages per second, allocations and CPU per
+//     message, plain protoactor-go against molt and molt on protoactor's
+//     dispatcher, in the same process, as a ratio.
+//   - idle-memory: live heap per idle actor, molt against protoactor-go.
+//
+// Group-update and fleet scenarios come with the update manager: they are
+// added with harness.Register and need no change here.
 //
 // # Targets
 //
-// The targets below are for a 2-core machine. They are what the benchmarks
+// The targets below are for a 2-core machine. They are what the figures
 // are read against; no test asserts them.
 //
 //   - Update latency: p50 ≤ 3 µs, p99 ≤ 10 µs for a small state (Erlang/OTP's
@@ -63,7 +105,7 @@
 // "p99-ns", and MB/s of state carried through updates. After the run the
 // benchmark checks that the bytes came through every migration intact.
 //
-// Each size runs in two isolation modes:
+// Each size runs in three isolation modes:
 //
 //   - codec: the default. Before the first migration runs, the live state is
 //     copied by a round trip through its version's codec (msgpack here), so
@@ -71,14 +113,28 @@
 //     cost is an encode and a decode of the whole state, two allocations of
 //     its size, and the garbage collection they bring: it grows linearly
 //     with the state, and MB/s is the codec's speed.
+//   - clone: each version has a registry.Clone, a hand-written deep copy
+//     (here one copy of the bytes): one allocation of the state's size.
 //   - pure: the migrations are registered with registry.Pure(), a promise
 //     that they never modify their input, so they get the live state and no
 //     copy is made. The cost of an update no longer depends on the state's
 //     size: this mode shows the runtime's own cost, and its MB/s only says
 //     that nothing was copied.
 //
-// A registry.Clone option is the middle way (a hand-written deep copy,
-// usually much faster than a codec round trip); it is not measured here.
+// # BenchmarkUpdateLatencyHeld
+//
+// An update sent while 0, 1,000 or 100,000 user messages are queued in the
+// actor's mailbox: the actor is blocked inside Receive, the messages and
+// then the update are posted, and the actor is let go. "overtake/N": the
+// actor ("counter") has no hooks, so the update runs first, on the control
+// lane, and the queue waits untouched. "park/N": the actor ("job") is not
+// stable until a message queued behind the N others arrives, which it
+// admits; the mailbox parks the N messages to reach it, the update commits,
+// and the N are released in order (the result's held_messages is N). ns/op,
+// "p50-ns" and "p99-ns" are from letting the actor go to the result in hand
+// (through a Future, since the request must be queued before the actor is
+// let go); "actor-" is the six phases. Queueing and draining the messages
+// are not timed; the actor must count every message.
 //
 // # BenchmarkThroughputProtoactor and BenchmarkThroughputMolt
 //
@@ -125,4 +181,4 @@
 // (scheduling, garbage collection, other processes). The gap an update adds
 // is the difference. After the run the benchmark checks that the actor
 // counted every message sent: none was lost across the updates.
-package benchmarks
+package main

@@ -1,4 +1,4 @@
-package benchmarks_test
+package main_test
 
 import (
 	"testing"
@@ -6,8 +6,8 @@ import (
 	"go.uber.org/goleak"
 )
 
-// TestMain checks that no benchmark leaves a goroutine behind: each one
-// stops its actors and shuts its actor system down.
+// TestMain checks that no test or benchmark leaves a goroutine behind: each
+// one stops its actors and shuts its actor system down.
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }

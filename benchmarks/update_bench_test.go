@@ -1,160 +1,126 @@
-package benchmarks_test
+package main_test
 
 import (
+	"context"
 	"fmt"
 	"testing"
-	"time"
 
-	"github.com/asynkron/protoactor-go/actor"
-	molt "github.com/molt-go/molt/actor"
-	"github.com/molt-go/molt/registry"
-	"github.com/molt-go/molt/update"
+	"github.com/molt-go/molt/benchmarks/harness"
 )
 
 // BenchmarkUpdateLatency updates one small-state actor back and forth
 // between versions 1 and 2 with node.Update, the in-process path. One op is
 // one update, timed from the call to the result in hand.
 func BenchmarkUpdateLatency(b *testing.B) {
-	benchUpdateLatency(b, false)
+	benchCounter(b, harness.IsolateCodec, false)
 }
 
 // BenchmarkUpdateLatencyPure is BenchmarkUpdateLatency with migrations
 // declared registry.Pure: no isolating copy of the state, so the difference
 // is what the codec round trip costs on a small state.
 func BenchmarkUpdateLatencyPure(b *testing.B) {
-	benchUpdateLatency(b, true)
-}
-
-func benchUpdateLatency(b *testing.B, pure bool) {
-	node := molt.NewNode(counterCatalog(b, pure))
-	defer node.Shutdown()
-	pid, err := node.Spawn("counter", 1)
-	must(b, err)
-	defer stop(b, node.Root(), pid)
-
-	reqs := updates(0)
-	rtt := make([]int64, b.N)
-	inside := make([]int64, b.N)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := range b.N {
-		start := time.Now()
-		res := applyUpdate(b, node, pid, reqs[i%2])
-		rtt[i] = int64(time.Since(start))
-		inside[i] = res.GetTotalNs()
-	}
-	b.StopTimer()
-	reportLatency(b, "", rtt)
-	// The time the protocol itself took, on the actor's goroutine; the rest
-	// of the round trip is messaging and scheduling.
-	reportLatency(b, "actor-", inside)
+	benchCounter(b, harness.IsolatePure, false)
 }
 
 // BenchmarkUpdateLatencyRequest is BenchmarkUpdateLatency through a
 // protoactor Future (RootContext.RequestFuture), the path any sender can
 // use, for comparison with node.Update.
 func BenchmarkUpdateLatencyRequest(b *testing.B) {
-	node := molt.NewNode(counterCatalog(b, false))
-	defer node.Shutdown()
-	pid, err := node.Spawn("counter", 1)
-	must(b, err)
-	defer stop(b, node.Root(), pid)
+	benchCounter(b, harness.IsolateCodec, true)
+}
 
-	reqs := updates(0)
-	rtt := make([]int64, b.N)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := range b.N {
-		start := time.Now()
-		reply, err := node.Root().RequestFuture(pid, reqs[i%2], waitFor).Result()
-		rtt[i] = int64(time.Since(start))
-		if err != nil {
-			b.Fatalf("update %d: no result: %v", i, err)
-		}
-		res, ok := reply.(*update.UpdateResult)
-		if !ok {
-			b.Fatalf("update %d: got %T, want *update.UpdateResult", i, reply)
-		}
-		if res.GetOutcome() != update.Outcome_OUTCOME_COMMITTED {
-			b.Fatalf("update %d did not commit: %v in phase %v: %s", i, res.GetOutcome(), res.GetPhase(), res.GetReason())
-		}
-	}
-	b.StopTimer()
-	reportLatency(b, "", rtt)
+func benchCounter(b *testing.B, iso harness.Isolation, request bool) {
+	t, err := harness.CounterTarget(iso)
+	must(b, err)
+	t.Request = request
+	benchTarget(b, t, 0)
 }
 
 // BenchmarkUpdateLatencyState updates an actor whose state carries a []byte
 // of 1KB, 1MB or 16MB, back and forth between two versions that both carry
 // it. MB/s is state carried per second of update. Sub-benchmark "codec" is
 // the default isolation (a codec round trip copies the state before the
-// migration runs); "pure" declares the migrations registry.Pure, so no copy
-// is made: the difference is the cost of isolation.
+// migration runs); "clone" copies it with a registry.Clone; "pure" declares
+// the migrations registry.Pure, so no copy is made: the difference is the
+// cost of isolation.
 func BenchmarkUpdateLatencyState(b *testing.B) {
-	for _, size := range []struct {
-		name  string
-		bytes int
-	}{{"1KB", 1 << 10}, {"1MB", 1 << 20}, {"16MB", 16 << 20}} {
-		for _, mode := range []struct {
-			name string
-			pure bool
-		}{{"codec", false}, {"pure", true}} {
-			b.Run(fmt.Sprintf("%s/%s", size.name, mode.name), func(b *testing.B) {
-				benchUpdateState(b, blobCatalog(b, mode.pure), size.bytes)
-			})
+	for _, size := range []int{1 << 10, 1 << 20, 16 << 20} {
+		for _, iso := range harness.Isolations {
+			t, err := harness.BlobTarget(size, iso)
+			must(b, err)
+			b.Run(t.Name, func(b *testing.B) { benchTarget(b, t, size) })
 		}
 	}
 }
 
-func benchUpdateState(b *testing.B, cat *registry.Catalog, size int) {
-	node := molt.NewNode(cat)
-	defer node.Shutdown()
-	pid, err := node.Spawn("blob", 1)
+// benchTarget updates t's actor b.N times and reports the round trip's p50
+// and p99, and the six phases' ("actor-"), which exclude messaging and
+// scheduling. bytes, if positive, is the state size, for MB/s.
+func benchTarget(b *testing.B, t harness.Target, bytes int) {
+	ctx := context.Background()
+	u, err := harness.StartTarget(ctx, t)
 	must(b, err)
-	defer stop(b, node.Root(), pid)
+	defer func() {
+		if err := u.Close(); err != nil {
+			b.Error(err)
+		}
+	}()
 
-	filled := make(chan struct{}, 1)
-	node.Root().Send(pid, &fill{size: size, done: filled})
-	select {
-	case <-filled:
-	case <-time.After(waitFor):
-		b.Fatalf("the blob actor did not fill its %d bytes within %v", size, waitFor)
+	rtt, inside := harness.NewRecorder(), harness.NewRecorder()
+	if bytes > 0 {
+		b.SetBytes(int64(bytes))
 	}
-
-	// A long deadline: copying 16MB under -race takes a while.
-	reqs := updates(time.Minute)
-	rtt := make([]int64, b.N)
-	b.SetBytes(int64(size))
 	b.ReportAllocs()
 	b.ResetTimer()
-	for i := range b.N {
-		start := time.Now()
-		applyUpdate(b, node, pid, reqs[i%2])
-		rtt[i] = int64(time.Since(start))
+	for range b.N {
+		d, res, err := u.Update(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rtt.Record(d)
+		inside.RecordNs(res.GetTotalNs())
 	}
 	b.StopTimer()
+	must(b, u.Verify(ctx))
 	reportLatency(b, "", rtt)
-
-	// The bytes made it through every migration.
-	data := blob(b, node.Root(), pid)
-	if len(data) != size {
-		b.Fatalf("after %d updates the state carries %d bytes, want %d", b.N, len(data), size)
-	}
-	for _, i := range []int{0, size / 2, size - 1} {
-		if data[i] != byte(i) {
-			b.Fatalf("after %d updates byte %d of the state is %d, want %d", b.N, i, data[i], byte(i))
-		}
-	}
+	reportLatency(b, "actor-", inside)
 }
 
-func blob(b *testing.B, root *actor.RootContext, pid *actor.PID) []byte {
-	b.Helper()
-	reply := make(chan []byte, 1)
-	root.Send(pid, &getBlob{reply: reply})
-	select {
-	case data := <-reply:
-		return data
-	case <-time.After(waitFor):
-		b.Fatalf("the blob actor did not answer getBlob within %v", waitFor)
-		return nil
+// BenchmarkUpdateLatencyHeld updates an actor while 0, 1,000 or 100,000
+// user messages are queued in its mailbox. "overtake": the actor is stable
+// at once and the update goes ahead of the queue; "park": the actor is not
+// stable until a message queued behind the others, so the update parks them
+// all, then releases them. One op is one update, timed from letting the
+// actor go to the result in hand; the queue is drained outside the timer.
+func BenchmarkUpdateLatencyHeld(b *testing.B) {
+	for _, mode := range harness.HeldModes {
+		for _, n := range []int{0, 1000, 100_000} {
+			b.Run(fmt.Sprintf("%s/%d", mode, n), func(b *testing.B) {
+				ctx := context.Background()
+				h, err := harness.NewHeld(mode)
+				must(b, err)
+				defer func() {
+					if err := h.Close(); err != nil {
+						b.Error(err)
+					}
+				}()
+				rtt, inside := harness.NewRecorder(), harness.NewRecorder()
+				var total int64
+				for range b.N {
+					d, res, err := h.Update(ctx, n)
+					if err != nil {
+						b.Fatal(err)
+					}
+					rtt.Record(d)
+					inside.RecordNs(res.GetTotalNs())
+					total += int64(d)
+				}
+				// The queueing and draining around each update are not
+				// timed: ns/op is the updates' own time.
+				b.ReportMetric(float64(total)/float64(b.N), "ns/op")
+				reportLatency(b, "", rtt)
+				reportLatency(b, "actor-", inside)
+			})
+		}
 	}
 }

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/molt-go/molt/benchmarks/harness"
+)
+
+// small are flags under which every scenario takes a fraction of a second.
+var small = []string{"-count", "3", "-warmup", "1ns", "-reps", "1", "-sizes", "1KB", "-held", "0,20", "-actors", "100"}
+
+// TestRunJSONCoversEveryScenario runs the runner with -json and -plot and
+// decodes its output: a JSON array with one object per registered
+// scenario, each with parameters, environment and cases; the table on
+// stderr; the charts in the directory.
+func TestRunJSONCoversEveryScenario(t *testing.T) {
+	dir := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	args := append([]string{"-json", "-plot", dir, "-gomaxprocs", "1"}, small...)
+	procs := runtime.GOMAXPROCS(0)
+	if code := run(context.Background(), args, &stdout, &stderr); code != 0 {
+		t.Fatalf("run %v exited %d: %s", args, code, stderr.String())
+	}
+	if runtime.GOMAXPROCS(0) != procs {
+		t.Errorf("GOMAXPROCS is %d after the run, want it restored to %d", runtime.GOMAXPROCS(0), procs)
+	}
+
+	var doc []struct {
+		Scenario    string         `json:"scenario"`
+		Parameters  map[string]any `json:"parameters"`
+		Environment map[string]any `json:"environment"`
+		Cases       []struct {
+			Name    string             `json:"name"`
+			Latency map[string]float64 `json:"latency"`
+			Figures map[string]float64 `json:"figures"`
+		} `json:"cases"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &doc); err != nil {
+		t.Fatalf("stdout is not one JSON document: %v\n%s", err, stdout.String())
+	}
+	var want []string
+	for _, s := range harness.Scenarios() {
+		want = append(want, s.Name)
+	}
+	if len(doc) != len(want) {
+		t.Fatalf("%d scenario objects, want %d (%v)", len(doc), len(want), want)
+	}
+	for i, obj := range doc {
+		if obj.Scenario != want[i] {
+			t.Errorf("object %d is scenario %q, want %q", i, obj.Scenario, want[i])
+		}
+		if obj.Parameters["count"] != 3.0 {
+			t.Errorf("%s: parameters %v, want count 3", obj.Scenario, obj.Parameters)
+		}
+		if obj.Environment["gomaxprocs"] != 1.0 || obj.Environment["go_version"] != runtime.Version() || obj.Environment["commit"] == "" || obj.Environment["cpu"] == "" {
+			t.Errorf("%s: environment %v, want gomaxprocs 1 (the flag), the Go version, a CPU and a commit", obj.Scenario, obj.Environment)
+		}
+		if len(obj.Cases) == 0 {
+			t.Errorf("%s: no cases", obj.Scenario)
+		}
+		for _, c := range obj.Cases {
+			if c.Latency == nil && c.Figures == nil {
+				t.Errorf("%s/%s: neither latency nor figures", obj.Scenario, c.Name)
+			}
+		}
+	}
+
+	table := stderr.String()
+	for _, s := range want {
+		if !strings.Contains(table, s+" (") {
+			t.Errorf("the table on stderr has no section for %s:\n%s", s, table)
+		}
+	}
+	for _, chart := range []string{"latency-cdf", "latency-vs-state-size", "latency-vs-held-messages", "pause-cdf"} {
+		for _, ext := range []string{".svg", ".png"} {
+			if fi, err := os.Stat(filepath.Join(dir, chart+ext)); err != nil || fi.Size() == 0 {
+				t.Errorf("chart %s%s not written: %v", chart, ext, err)
+			}
+		}
+	}
+}
+
+// TestRunTable checks that without -json the table goes to stdout, and
+// only the scenarios selected run.
+func TestRunTable(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	args := append([]string{"-scenario", "update-latency,pause"}, small...)
+	if code := run(context.Background(), args, &stdout, &stderr); code != 0 {
+		t.Fatalf("run %v exited %d: %s", args, code, stderr.String())
+	}
+	out := stdout.String()
+	for _, want := range []string{"molt benchmarks: go", "update-latency (", "counter/codec", "pause (", "gap/update", "2 scenarios in"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the table has no %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "throughput (") {
+		t.Errorf("throughput ran without being selected:\n%s", out)
+	}
+}
+
+// TestRunFlags checks the flags' errors and -list.
+func TestRunFlags(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		code int
+		say  string
+	}{
+		{[]string{"-scenario", "nope"}, 2, `no scenario "nope"; there are: update-latency`},
+		{[]string{"extra"}, 2, "unexpected arguments"},
+		{[]string{"-sizes", "big"}, 2, "-sizes"},
+		{[]string{"-held", "-1"}, 2, "-held"},
+		{[]string{"-count", "-1"}, 2, "cannot be negative"},
+		{[]string{"-bogus"}, 2, "flag provided but not defined"},
+		{[]string{"-list"}, 0, "idle-memory"},
+		{[]string{"-h"}, 0, "go run ./benchmarks -quick"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), c.args, &stdout, &stderr)
+		if code != c.code || !strings.Contains(stderr.String(), c.say) {
+			t.Errorf("run %v: exit %d, stderr %q; want exit %d saying %q", c.args, code, stderr.String(), c.code, c.say)
+		}
+		if stdout.Len() != 0 {
+			t.Errorf("run %v wrote to stdout: %q", c.args, stdout.String())
+		}
+	}
+}
