@@ -3,6 +3,7 @@ package actor
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -372,6 +373,12 @@ func (h *host) respond(ctx pa.Context, r request, res proto.Message) {
 	switch {
 	case r.call != nil:
 		r.call.done <- res.(*update.UpdateResult)
+		if h.mailbox.UserMessageCount() > 0 {
+			// The caller was just woken on this core, behind this worker,
+			// which would otherwise deliver up to a throughput's worth of
+			// queued messages first: let the caller have its result now.
+			runtime.Gosched()
+		}
 	case r.sender != nil:
 		ctx.Send(r.sender, res)
 	}

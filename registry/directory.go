@@ -22,6 +22,7 @@ type Entry struct {
 type Directory struct {
 	mu      sync.RWMutex
 	entries map[pidKey]Entry
+	byID    map[string][]pidKey // the same actors by PID id, for ByName
 }
 
 // pidKey identifies a PID by address and id: two nodes may use the same id.
@@ -31,15 +32,17 @@ func keyOf(pid *actor.PID) pidKey { return pidKey{pid.GetAddress(), pid.GetId()}
 
 // NewDirectory returns an empty directory.
 func NewDirectory() *Directory {
-	return &Directory{entries: make(map[pidKey]Entry)}
+	return &Directory{entries: make(map[pidKey]Entry), byID: make(map[string][]pidKey)}
 }
 
 // Add records a live actor unless it is recorded already. The directory
 // keeps labels as given: the caller must not modify them afterwards.
 func (d *Directory) Add(pid *actor.PID, kind string, version uint32, labels map[string]string) {
+	k := keyOf(pid)
 	d.mu.Lock()
-	if _, ok := d.entries[keyOf(pid)]; !ok {
-		d.entries[keyOf(pid)] = Entry{PID: pid, Kind: kind, Version: version, Labels: labels}
+	if _, ok := d.entries[k]; !ok {
+		d.entries[k] = Entry{PID: pid, Kind: kind, Version: version, Labels: labels}
+		d.byID[k.id] = append(d.byID[k.id], k)
 	}
 	d.mu.Unlock()
 }
@@ -48,7 +51,10 @@ func (d *Directory) Add(pid *actor.PID, kind string, version uint32, labels map[
 func (d *Directory) Set(pid *actor.PID, kind string, version uint32) {
 	k := keyOf(pid)
 	d.mu.Lock()
-	e := d.entries[k]
+	e, ok := d.entries[k]
+	if !ok {
+		d.byID[k.id] = append(d.byID[k.id], k)
+	}
 	e.PID, e.Kind, e.Version = pid, kind, version
 	d.entries[k] = e
 	d.mu.Unlock()
@@ -56,9 +62,41 @@ func (d *Directory) Set(pid *actor.PID, kind string, version uint32) {
 
 // Remove forgets an actor that stopped.
 func (d *Directory) Remove(pid *actor.PID) {
+	k := keyOf(pid)
 	d.mu.Lock()
-	delete(d.entries, keyOf(pid))
+	if _, ok := d.entries[k]; ok {
+		delete(d.entries, k)
+		keys := d.byID[k.id]
+		for i, o := range keys {
+			if o == k {
+				keys = append(keys[:i], keys[i+1:]...)
+				break
+			}
+		}
+		if len(keys) == 0 {
+			delete(d.byID, k.id)
+		} else {
+			d.byID[k.id] = keys
+		}
+	}
 	d.mu.Unlock()
+}
+
+// ByName returns the live actors whose PID id is name, on any address,
+// sorted by address; in one node there is at most one.
+func (d *Directory) ByName(name string) []Entry {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	keys := d.byID[name]
+	if len(keys) == 0 {
+		return nil
+	}
+	out := make([]Entry, len(keys))
+	for i, k := range keys {
+		out[i] = d.entries[k]
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].PID.GetAddress() < out[j].PID.GetAddress() })
+	return out
 }
 
 // Lookup returns what the directory knows of pid.

@@ -147,3 +147,24 @@ func TestDirectoryKeepsLabelsAcrossVersions(t *testing.T) {
 		t.Fatalf("after Set the entry is %+v, want version 2 with its label", e)
 	}
 }
+
+// TestDirectoryByName finds actors by PID id across addresses, and forgets
+// them when they stop.
+func TestDirectoryByName(t *testing.T) {
+	d := registry.NewDirectory()
+	here, there := actor.NewPID("b-host", "x"), actor.NewPID("a-host", "x")
+	d.Add(here, "k", 1, nil)
+	d.Add(there, "k", 1, nil)
+	d.Add(actor.NewPID("b-host", "y"), "k", 1, nil)
+	if got := d.ByName("x"); len(got) != 2 || got[0].PID != there || got[1].PID != here {
+		t.Fatalf("ByName(x) = %v, want both x, sorted by address", got)
+	}
+	d.Remove(there)
+	if got := d.ByName("x"); len(got) != 1 || got[0].PID != here {
+		t.Fatalf("after Remove: ByName(x) = %v", got)
+	}
+	d.Remove(here)
+	if got := d.ByName("x"); got != nil {
+		t.Fatalf("after removing both: ByName(x) = %v", got)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -186,28 +187,30 @@ func (b *builder) resolve(i int, u KindUpdate) {
 		return
 	}
 
-	live := b.dir.List(u.Kind)
 	var chosen []registry.Entry
 	if u.Targets.All {
-		for _, e := range live {
+		for _, e := range b.dir.List(u.Kind) {
 			if hasLabels(e.Labels, u.Targets.Labels) {
 				chosen = append(chosen, e)
 			}
 		}
 	} else {
-		byName := map[string][]registry.Entry{}
-		for _, e := range live {
-			byName[e.PID.GetId()] = append(byName[e.PID.GetId()], e)
-		}
+		// Named targets are looked up one by one: a small package must not
+		// cost as much as the whole fleet of its kind.
 		for j, name := range u.Targets.Actors {
-			ap := fmt.Sprintf("%s.targets.actors[%d]", at, j)
-			switch es := byName[name]; len(es) {
+			var es []registry.Entry
+			for _, e := range b.dir.ByName(name) {
+				if e.Kind == u.Kind {
+					es = append(es, e)
+				}
+			}
+			switch len(es) {
 			case 0:
-				b.ps.add(ap, "%s", b.notLive(name, u.Kind))
+				b.ps.add(at+".targets.actors["+strconv.Itoa(j)+"]", "%s", b.notLive(name, u.Kind))
 			case 1:
 				chosen = append(chosen, es[0])
 			default:
-				b.ps.add(ap, "%d live %s actors are named %q (%s); names must be unique", len(es), u.Kind, name, pids(es))
+				b.ps.add(at+".targets.actors["+strconv.Itoa(j)+"]", "%d live %s actors are named %q (%s); names must be unique", len(es), u.Kind, name, pids(es))
 			}
 		}
 	}
