@@ -141,6 +141,7 @@ func (h *host) Receive(ctx pa.Context) {
 		}
 	case *pa.Started:
 		h.node.directory.Add(ctx.Self(), h.kind, h.version, h.labels)
+		h.mailbox.AfterSystem(func() { h.afterContinuation(ctx) })
 		h.deliver(ctx)
 	case *pa.Restarting:
 		h.end(ctx, "the actor is restarting")
@@ -197,6 +198,15 @@ func (h *host) deferStaged(ctx pa.Context) {
 		msg = env
 	}
 	h.mailbox.Defer(msg)
+}
+
+// afterContinuation lets a preparing update see what a ReenterAfter
+// continuation did: it may have made the behaviour stable.
+func (h *host) afterContinuation(ctx pa.Context) {
+	if h.upd != nil && !h.upd.Staged() {
+		h.upd.Continue(ctx)
+		h.settle(ctx)
+	}
 }
 
 // deliverPreparing delivers a message the behaviour admitted while it drains,

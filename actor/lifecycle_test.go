@@ -10,6 +10,7 @@ import (
 	molt "github.com/molt-go/molt/actor"
 	"github.com/molt-go/molt/registry"
 	"github.com/molt-go/molt/update"
+	"google.golang.org/protobuf/types/known/durationpb"
 )
 
 // An actor whose child takes its time to stop: while the child is stopping,
@@ -208,5 +209,72 @@ func (a *accV2) Receive(ctx pa.Context) {
 		}
 	case *get:
 		ctx.Respond(a.Sum)
+	}
+}
+
+// The "re" kind waits for a backend with protoactor's ReenterAfter: it is
+// stable once no reply is pending, which happens in a continuation, a
+// system message that bypasses Receive.
+
+type work struct{}
+
+type reenter struct {
+	Done     int64
+	pending  int
+	backend  *pa.PID
+	notified chan struct{}
+}
+
+func (r *reenter) Stable() bool { return r.pending == 0 }
+
+func (r *reenter) UpdateComing(pa.Context, *update.Notice) { r.notified <- struct{}{} }
+
+func (r *reenter) Receive(ctx pa.Context) {
+	switch ctx.Message().(type) {
+	case *work:
+		r.pending++
+		f := ctx.RequestFuture(r.backend, "q", 10*time.Second)
+		ctx.ReenterAfter(f, func(any, error) { r.pending--; r.Done++ })
+	case *get:
+		ctx.Respond(r.Done)
+	}
+}
+
+// TestContinuationCanMakeTheActorStable: a preparing update sees the
+// behaviour become stable in a ReenterAfter continuation, and commits then,
+// not at its deadline.
+func TestContinuationCanMakeTheActorStable(t *testing.T) {
+	release := make(chan struct{})
+	notified := make(chan struct{}, 1)
+	cat := registry.New()
+	node := molt.NewNode(cat)
+	defer node.Shutdown()
+	backend := node.Root().Spawn(pa.PropsFromFunc(func(ctx pa.Context) {
+		if s, ok := ctx.Message().(string); ok && s == "q" {
+			sender := ctx.Sender()
+			go func() { <-release; node.Root().Send(sender, "a") }()
+		}
+	}))
+	defer func() { _ = node.Root().StopFuture(backend).Wait() }()
+	for v := uint32(1); v <= 2; v++ {
+		must(t, registry.Register(cat, "re", v, func() *reenter { return &reenter{backend: backend, notified: notified} }))
+	}
+	must(t, registry.Migrate(cat, "re", 1, 2, func(o *reenter) (*reenter, error) {
+		return &reenter{Done: o.Done, backend: backend, notified: notified}, nil
+	}))
+	pid, err := node.Spawn("re", 1)
+	must(t, err)
+	node.Root().Send(pid, &work{})
+	request(t, node, pid, &get{}) // the work is in: one reply pending
+
+	f := updateAsync(node, pid, &update.UpdateActor{ToVersion: 2, Deadline: durationpb.New(10 * time.Second)})
+	waitSignal(t, notified, "the update reached the actor")
+	close(release)
+	res := result(t, f)
+	if res.GetOutcome() != update.Outcome_OUTCOME_COMMITTED || time.Duration(res.GetTotalNs()) > 5*time.Second {
+		t.Fatalf("%v after %v (%s); want a commit as soon as the continuation ran", res.GetOutcome(), time.Duration(res.GetTotalNs()), res.GetReason())
+	}
+	if n := request(t, node, pid, &get{}); n != int64(1) {
+		t.Fatalf("Done = %v after the update, want 1: the continuation ran before the state was migrated", n)
 	}
 }

@@ -55,9 +55,11 @@ type Mailbox struct {
 	held      atomic.Int64
 
 	// Consumer-only state.
-	holding bool
-	admit   Filter
-	parked  fifo
+	holding     bool
+	admit       Filter
+	parked      fifo
+	heldSystem  fifo   // system messages that run behaviour code, parked by a strict hold
+	afterSystem func() // called after such a system message while holding
 
 	invoker     actor.MessageInvoker
 	dispatcher  actor.Dispatcher
@@ -153,9 +155,12 @@ func (m *Mailbox) Counts() Counts {
 
 // Hold starts hold mode: from the next user message on, a message that admit
 // rejects is parked, in arrival order, and one that admit accepts is
-// delivered. A nil admit parks every user message. Holding again replaces the
-// filter; messages already parked stay parked. Control and system messages
-// are never held.
+// delivered. A nil admit parks every user message, and also the system
+// messages that run behaviour code (protoactor's ReenterAfter
+// continuations), which are delivered on release before anything else.
+// Holding again replaces the filter; messages already parked stay parked.
+// Control messages, and protoactor's lifecycle and supervision system
+// messages, are never held.
 func (m *Mailbox) Hold(admit Filter) {
 	m.holding = true
 	m.admit = admit
@@ -170,6 +175,12 @@ func (m *Mailbox) Release() {
 
 // Holding reports whether the mailbox is in hold mode.
 func (m *Mailbox) Holding() bool { return m.holding }
+
+// AfterSystem sets a function called, on the consumer goroutine, after each
+// system message that runs behaviour code (a ReenterAfter continuation) is
+// delivered while the mailbox holds: an actor draining to a stable state may
+// get there in a continuation, which it would not otherwise see.
+func (m *Mailbox) AfterSystem(fn func()) { m.afterSystem = fn }
 
 // Defer parks message behind every message parked so far. It is delivered
 // once the mailbox is released and the messages parked before it have been
@@ -191,7 +202,7 @@ func (m *Mailbox) processMessages() {
 		m.run()
 		// Read while the consumer state is still ours: run may have
 		// stopped on a panic right after a Release.
-		released := !m.holding && m.parked.len() > 0
+		released := !m.holding && (m.parked.len() > 0 || m.heldSystem.len() > 0)
 		m.status.Store(idle)
 		// A message posted after run saw an empty queue, and before the
 		// status went idle, did not schedule us: look again.
@@ -213,7 +224,14 @@ func (m *Mailbox) processMessages() {
 func (m *Mailbox) next() (any, bool) {
 	for {
 		if msg := m.system.pop(); msg != nil {
+			if m.holding && m.admit == nil && !lifecycle(msg) {
+				m.heldSystem.push(msg)
+				continue
+			}
 			return msg, true
+		}
+		if !m.holding && m.heldSystem.len() > 0 {
+			return m.heldSystem.pop(), true
 		}
 		if m.suspended.Load() == 1 {
 			return nil, false
@@ -232,6 +250,18 @@ func (m *Mailbox) next() (any, bool) {
 		m.parked.push(msg)
 		m.held.Add(1)
 	}
+}
+
+// lifecycle reports whether a system message is one of protoactor's
+// lifecycle and supervision messages, which are never held. The others
+// (ReenterAfter's continuations) run behaviour code.
+func lifecycle(msg any) bool {
+	switch msg.(type) {
+	case *actor.Started, *actor.Stop, *actor.Restart, *actor.Watch, *actor.Unwatch,
+		*actor.Terminated, *actor.Failure, *actor.SuspendMailbox, *actor.ResumeMailbox:
+		return true
+	}
+	return false
 }
 
 // filterPanic carries a panic of the Filter, and the message it was looking
@@ -288,6 +318,9 @@ func (m *Mailbox) run() {
 				m.suspended.Store(0)
 			default:
 				m.invoker.InvokeSystemMessage(msg)
+				if m.holding && m.afterSystem != nil && !lifecycle(msg) {
+					m.afterSystem()
+				}
 			}
 		} else {
 			m.invoker.InvokeUserMessage(msg)

@@ -83,3 +83,30 @@ func TestReleaseThenPanicDeliversParked(t *testing.T) {
 	mb.PostUserMessage(&ctl{name: "release", run: func() { mb.Release(); panic("after release") }})
 	expectLog(t, rec.delivered(), "hold", "release", "p1", "p2") // got [hold release], Counts {Held:2}
 }
+
+// A strict hold (no filter) parks the system messages that run behaviour
+// code (here sys, standing for a ReenterAfter continuation) and delivers
+// them first on release; lifecycle system messages go through. While
+// holding with a filter they are delivered, and AfterSystem is told.
+func TestStrictHoldParksContinuations(t *testing.T) {
+	mb, rec := newSync()
+	after := 0
+	mb.AfterSystem(func() { after++ })
+	mb.PostUserMessage(&ctl{name: "hold", run: func() { mb.Hold(nil) }})
+	mb.PostSystemMessage(sys("continuation"))
+	mb.PostSystemMessage(&actor.Started{})
+	mb.PostUserMessage("user")
+	mb.PostUserMessage(&ctl{name: "release", run: mb.Release})
+	expectLog(t, rec.delivered(), "hold", "sys:&{}", "release", "sys:continuation", "user")
+	if after != 0 {
+		t.Errorf("AfterSystem was called %d times; a strict hold runs no continuation", after)
+	}
+
+	mb.PostUserMessage(&ctl{name: "filter", run: func() { mb.Hold(func(any) bool { return false }) }})
+	mb.PostSystemMessage(sys("during"))
+	mb.PostUserMessage(&ctl{name: "release2", run: mb.Release})
+	expectLog(t, rec.delivered()[5:], "filter", "sys:during", "release2")
+	if after != 1 {
+		t.Errorf("AfterSystem was called %d times, want once, after the continuation delivered while holding", after)
+	}
+}
