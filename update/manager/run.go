@@ -75,6 +75,10 @@ func newRun(m *managerActor, plan *manifest.Plan, onEvent func(*Event), finished
 	return r
 }
 
+// listened reports whether anyone hears the run's events: a fleet's
+// per-actor events are not worth making for nobody.
+func (r *run) listened() bool { return r.onEvent != nil || len(r.m.subscribers) > 0 }
+
 func (r *run) emit(e *Event) {
 	e.PackageId = r.id
 	r.m.emit(r, e)
@@ -189,11 +193,13 @@ func (r *run) onResult(ctx pa.Context, ms *memberState, res *update.UpdateResult
 	ms.final = true
 	u.answered++
 	r.m.untrack(ms)
-	r.emit(&Event{
-		Type: EventType_ACTOR_UPDATED, Step: uint32(u.step + 1), Batch: uint32(r.batch + 1),
-		Actor: ms.m.Name, Group: u.unit.Group, Kind: ms.m.Kind, FromVersion: ms.m.From, ToVersion: ms.m.To,
-		Phase: res.GetPhase(), Outcome: res.GetOutcome(), Reason: res.GetReason(), LatencyNs: res.GetTotalNs(),
-	})
+	if r.listened() {
+		r.emit(&Event{
+			Type: EventType_ACTOR_UPDATED, Step: uint32(u.step + 1), Batch: uint32(r.batch + 1),
+			Actor: ms.m.Name, Group: u.unit.Group, Kind: ms.m.Kind, FromVersion: ms.m.From, ToVersion: ms.m.To,
+			Phase: res.GetPhase(), Outcome: res.GetOutcome(), Reason: res.GetReason(), LatencyNs: res.GetTotalNs(),
+		})
+	}
 	if u.answered == len(u.members) {
 		r.unitDone(ctx, u)
 	}
