@@ -128,6 +128,9 @@ func (h *host) Receive(ctx pa.Context) {
 	case *deadline:
 		if h.upd == m.u {
 			h.upd.Expire(ctx)
+			if !h.upd.Done() {
+				h.armDeadline(ctx)
+			}
 			h.settle(ctx)
 		}
 	case *probationEnd:
@@ -255,10 +258,19 @@ func (h *host) start(ctx pa.Context, r request) {
 	}
 	h.upd, h.reply = update.Start(ctx, h.node.catalog, h, r.req), r
 	if !h.upd.Done() {
-		u, self, root := h.upd, ctx.Self(), h.node.system.Root
-		h.timer = time.AfterFunc(time.Until(u.Deadline()), func() { root.Send(self, &deadline{u}) })
+		h.armDeadline(ctx)
 	}
 	h.settle(ctx)
+}
+
+// armDeadline sets the timer that tells the actor its update's deadline has
+// come.
+func (h *host) armDeadline(ctx pa.Context) {
+	if h.timer != nil {
+		h.timer.Stop()
+	}
+	u, self, root := h.upd, ctx.Self(), h.node.system.Root
+	h.timer = time.AfterFunc(time.Until(u.Deadline()), func() { root.Send(self, &deadline{u}) })
 }
 
 // decide commits or aborts the update in progress on the word of a

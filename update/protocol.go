@@ -177,13 +177,18 @@ func (u *Update) Commit(ctx actor.Context) bool {
 	return true
 }
 
-// Expire aborts the update if it is not done: its deadline has passed.
+// Expire aborts the update if it is not done and its deadline (see
+// Deadline) has passed; the caller arms a timer again for a staged update
+// that is still waiting.
 func (u *Update) Expire(ctx actor.Context) {
 	if u.done {
 		return
 	}
 	if u.staged {
-		u.Abort(ctx, fmt.Errorf("no commit decision came within the deadline of %v; the group it belongs to did not stage in time, or its manager is gone", u.limit))
+		if time.Since(u.start) < 2*u.limit {
+			return // a staged update waits for its decision a while longer
+		}
+		u.Abort(ctx, fmt.Errorf("no commit decision came within twice the deadline of %v; the group it belongs to did not stage in time, or its manager is gone", u.limit))
 		return
 	}
 	u.Abort(ctx, fmt.Errorf("the deadline of %v passed before the actor reached its stable state (Stable never returned true); make the behaviour reach it sooner or give the update a longer deadline", u.limit))
@@ -207,10 +212,15 @@ func (u *Update) Done() bool { return u.done }
 func (u *Update) Result() *UpdateResult { return u.res }
 
 // Deadline returns when the update aborts if not done; zero if it was
-// rejected before one was set.
+// rejected before one was set. A staged update waits for its group's
+// decision until twice its deadline: the group's manager decides by the
+// deadline, and its decision must still find every member waiting.
 func (u *Update) Deadline() time.Time {
 	if u.limit == 0 {
 		return time.Time{}
+	}
+	if u.staged {
+		return u.start.Add(2 * u.limit)
 	}
 	return u.start.Add(u.limit)
 }

@@ -333,7 +333,13 @@ func TestStagedUpdateWaitsForDecision(t *testing.T) {
 			case "abort":
 				u.Abort(ctx, errors.New("the group failed"))
 			case "expire":
+				// Before twice its deadline a staged update keeps waiting
+				// for its decision (the actor tests see it expire).
 				u.Expire(ctx)
+				if !u.Staged() {
+					t.Fatal("Expire aborted a staged update before twice its deadline")
+				}
+				u.Abort(ctx, errors.New("expired"))
 			}
 			res := u.Result()
 			if !u.Done() || h.holding {

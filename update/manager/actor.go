@@ -17,9 +17,11 @@ import (
 type managerActor struct {
 	node        *molt.Node
 	runs        map[string]*run   // by package id
+	byUID       map[string]*run   // by the run's update id, for results
 	kinds       map[string]string // kind -> id of the package updating it
 	members     map[memberKey]*memberState
 	subscribers []*pa.PID
+	seq         uint64
 }
 
 // memberKey names a member's update in flight: the results it gets name
@@ -40,6 +42,7 @@ type (
 		err  error
 	}
 	packageDeadline struct{ id string }
+	sweep           struct{ id string }
 	nextBatch       struct {
 		id          string
 		step, batch int
@@ -50,6 +53,7 @@ func newManagerActor(node *molt.Node) *managerActor {
 	return &managerActor{
 		node:    node,
 		runs:    map[string]*run{},
+		byUID:   map[string]*run{},
 		kinds:   map[string]string{},
 		members: map[memberKey]*memberState{},
 	}
@@ -78,8 +82,12 @@ func (m *managerActor) Receive(ctx pa.Context) {
 		m.unsubscribe(ctx.Sender())
 	case *update.UpdateResult:
 		m.onResult(ctx, msg)
+	case *sweep:
+		if r := m.byUID[msg.id]; r != nil {
+			r.sweep(ctx)
+		}
 	case *update.ProbationResult:
-		if r := m.runs[msg.GetUpdateId()]; r != nil {
+		if r := m.byUID[msg.GetUpdateId()]; r != nil {
 			r.onProbation(ctx, msg)
 		} else {
 			// The package is over: the event still goes out.
@@ -90,12 +98,12 @@ func (m *managerActor) Receive(ctx pa.Context) {
 			})
 		}
 	case *packageDeadline:
-		if r := m.runs[msg.id]; r != nil {
+		if r := m.byUID[msg.id]; r != nil {
 			r.halt(ctx, PackageOutcome_PACKAGE_OUTCOME_HALTED, fmt.Sprintf("the package deadline of %v passed", r.pkg.Quiescence.Package.Duration))
 			r.settle(ctx)
 		}
 	case *nextBatch:
-		if r := m.runs[msg.id]; r != nil {
+		if r := m.byUID[msg.id]; r != nil {
 			r.resume(ctx, msg)
 		}
 	}
@@ -144,8 +152,10 @@ func (m *managerActor) start(ctx pa.Context, pkg *manifest.Package, dryRun bool,
 			return nil, fmt.Errorf("%w: kind %s is being updated by package %q; wait for it to end or cancel it", ErrBusy, u.Kind, other)
 		}
 	}
-	r := newRun(m, plan, onEvent, finished)
+	m.seq++
+	r := newRun(m, plan, m.seq, onEvent, finished)
 	m.runs[r.id] = r
+	m.byUID[r.uid] = r
 	for _, u := range pkg.Updates {
 		m.kinds[u.Kind] = r.id
 	}
@@ -155,6 +165,7 @@ func (m *managerActor) start(ctx pa.Context, pkg *manifest.Package, dryRun bool,
 
 func (m *managerActor) end(r *run) {
 	delete(m.runs, r.id)
+	delete(m.byUID, r.uid)
 	for k, id := range m.kinds {
 		if id == r.id {
 			delete(m.kinds, k)
@@ -162,12 +173,14 @@ func (m *managerActor) end(r *run) {
 	}
 }
 
+// track records a member whose update (or rollback) is in flight, so that
+// its result finds it.
 func (m *managerActor) track(ms *memberState) {
-	m.members[memberKey{ms.m.Name, ms.u.r.id}] = ms
+	m.members[memberKey{ms.m.Name, ms.u.r.uid}] = ms
 }
 
 func (m *managerActor) untrack(ms *memberState) {
-	delete(m.members, memberKey{ms.m.Name, ms.u.r.id})
+	delete(m.members, memberKey{ms.m.Name, ms.u.r.uid})
 }
 
 func (m *managerActor) onResult(ctx pa.Context, res *update.UpdateResult) {

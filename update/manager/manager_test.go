@@ -172,7 +172,7 @@ func (r *recorder) of(types ...manager.EventType) []*manager.Event {
 func run(t testing.TB, m *manager.Manager, pkg *manifest.Package) (*manager.Event, *recorder) {
 	t.Helper()
 	rec := &recorder{}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	done, err := m.Run(ctx, pkg, rec.add)
 	if err != nil {
@@ -386,6 +386,42 @@ func (s *subscriber) next(t testing.TB, typ manager.EventType) *manager.Event {
 		case <-timeout:
 			t.Fatalf("no %v event within 10s", typ)
 			return nil
+		}
+	}
+}
+
+// TestGroupProbationRollsBackTheWholeGroup: when one member of a group
+// fails its probation, the others follow it back: the group is never left
+// split. With a timed probation the package ends when the probations have.
+func TestGroupProbationRollsBackTheWholeGroup(t *testing.T) {
+	node, m := setup(t)
+	pids := spawn(t, node, "acct", "a", "b")
+	ask(t, node, pids[1], &arm{Fail: "probation-panic"})
+	pkg := groupPackage("group-probation", "a", "b")
+	pkg.Probation = &manifest.Probation{Messages: 100, Duration: manifest.Duration{Duration: 10 * time.Second}}
+	sub := newSubscriber(t, node, m)
+	finished := make(chan *manager.Event, 1)
+	go func() {
+		ev, err := m.Run(context.Background(), pkg, nil)
+		if err != nil {
+			t.Errorf("run: %v", err)
+		}
+		finished <- ev
+	}()
+	sub.next(t, manager.EventType_GROUP_COMMITTED)
+	node.Root().Send(pids[1], &boom{})
+	var done *manager.Event
+	select {
+	case done = <-finished:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the package did not end within 20s")
+	}
+	if done.GetPackageOutcome() != manager.PackageOutcome_PACKAGE_OUTCOME_HALTED || done.GetFailed() != 1 {
+		t.Fatalf("package: %v", done)
+	}
+	for _, pid := range pids {
+		if v := versionOf(t, node, pid); v != 1 {
+			t.Errorf("%s runs version %d, want 1: the group must not stay split", pid.Id, v)
 		}
 	}
 }

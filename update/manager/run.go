@@ -16,7 +16,8 @@ import (
 // runs on the manager actor's goroutine; its I/O goes through the manager.
 type run struct {
 	m    *managerActor
-	id   string
+	id   string // the package's
+	uid  string // this run's update id: the package id and a sequence number
 	plan *manifest.Plan
 	pkg  *manifest.Package // with defaults
 	req  *update.UpdateActor
@@ -33,10 +34,18 @@ type run struct {
 
 	rollback []*memberState // members to roll back, in order
 	sent     int            // rollbacks in flight
-	start    time.Time
-	timer    *time.Timer // the package deadline
-	onEvent  func(*Event)
-	finished chan *Event
+	pause    *time.Timer    // the pause between batches, if one runs
+	stepFail int            // units of the current step that failed
+
+	rollbackFailed int
+	committed      map[string]*memberState // by actor name, for probation results
+	probing        int                     // committed members whose timed probation has not ended
+	active         map[*unitState]bool     // units in flight, for the sweep
+	sweeper        *time.Timer
+	start          time.Time
+	timer          *time.Timer // the package deadline
+	onEvent        func(*Event)
+	finished       chan *Event
 }
 
 type unitState struct {
@@ -48,7 +57,7 @@ type unitState struct {
 	// answered counts members with a final result; staged those STAGED.
 	answered, staged, committed int
 	failure                     string
-	aborting                    bool
+	aborting, canary            bool
 }
 
 type memberState struct {
@@ -56,16 +65,18 @@ type memberState struct {
 	m           manifest.Member
 	final       bool // a final result came
 	staged      bool
-	updated     bool // committed
-	rollingBack bool // its rollback is in flight
+	updated     bool      // committed
+	rollingBack bool      // its rollback is in flight
+	probed      bool      // its probation ended
+	sentAt      time.Time // when its rollback was sent
 }
 
 func (u *unitState) group() bool { return u.unit.Group != "" }
 
-func newRun(m *managerActor, plan *manifest.Plan, onEvent func(*Event), finished chan *Event) *run {
+func newRun(m *managerActor, plan *manifest.Plan, seq uint64, onEvent func(*Event), finished chan *Event) *run {
 	pkg := plan.Package
-	r := &run{m: m, id: pkg.ID, plan: plan, pkg: pkg, start: time.Now(), onEvent: onEvent, finished: finished}
-	r.req = &update.UpdateActor{UpdateId: pkg.ID, Deadline: durationpb.New(pkg.Quiescence.PerActor.Duration)}
+	r := &run{m: m, id: pkg.ID, uid: fmt.Sprintf("%s#%d", pkg.ID, seq), plan: plan, pkg: pkg, start: time.Now(), onEvent: onEvent, finished: finished}
+	r.req = &update.UpdateActor{UpdateId: r.uid, Deadline: durationpb.New(pkg.Quiescence.PerActor.Duration)}
 	if p := pkg.Probation; p != nil {
 		r.req.Probation = &update.Probation{Messages: uint32(p.Messages)}
 		if p.Duration.Duration > 0 {
@@ -89,17 +100,73 @@ func (r *run) begin(ctx pa.Context) {
 	r.emit(&Event{Type: EventType_PACKAGE_STARTED, Reason: r.pkg.Description})
 	if d := r.pkg.Quiescence.Package.Duration; d > 0 {
 		self, root := ctx.Self(), ctx.ActorSystem().Root
-		r.timer = time.AfterFunc(d, func() { root.Send(self, &packageDeadline{id: r.id}) })
+		r.timer = time.AfterFunc(d, func() { root.Send(self, &packageDeadline{id: r.uid}) })
 	}
+	r.armSweep(ctx)
 	r.startStep(ctx, 0)
 }
 
+// A member answers within twice its deadline (a staged one waits that long
+// for its decision); one that has not, a while after, stopped with the
+// update in its mailbox or lost it: the sweep takes that as its answer, so
+// that no package waits forever.
+func (r *run) answerLimit() time.Duration { return 2*r.pkg.Quiescence.PerActor.Duration + time.Second }
+
+func (r *run) armSweep(ctx pa.Context) {
+	self, root, id := ctx.Self(), ctx.ActorSystem().Root, r.uid
+	every := min(max(r.pkg.Quiescence.PerActor.Duration, 50*time.Millisecond), time.Second)
+	r.sweeper = time.AfterFunc(every, func() { root.Send(self, &sweep{id: id}) })
+}
+
+func (r *run) sweep(ctx pa.Context) {
+	limit := r.answerLimit()
+	var late []*memberState
+	for u := range r.active {
+		if time.Since(u.start) > limit {
+			for _, ms := range u.members {
+				if !ms.final {
+					late = append(late, ms)
+				}
+			}
+		}
+	}
+	for _, ms := range r.rollback {
+		if ms.rollingBack && time.Since(ms.sentAt) > limit {
+			late = append(late, ms)
+		}
+	}
+	for _, ms := range late {
+		res := &update.UpdateResult{
+			UpdateId: r.uid, Actor: ms.m.Name, Kind: ms.m.Kind, Outcome: update.Outcome_OUTCOME_ABORTED,
+			Reason: fmt.Sprintf("no answer within %v: the actor stopped with the update in its mailbox, or lost it", limit),
+		}
+		if ms.rollingBack {
+			r.onRollback(ctx, ms, res)
+		} else {
+			r.onResult(ctx, ms, res)
+		}
+	}
+	if !r.ended {
+		r.armSweep(ctx)
+	}
+}
+
 func (r *run) startStep(ctx pa.Context, i int) {
-	if i == len(r.plan.Steps) {
-		r.finish(ctx, PackageOutcome_PACKAGE_OUTCOME_COMPLETED, "")
+	if i > 0 && r.stepFail > 0 && i < len(r.plan.Steps) {
+		// What the next steps depend on is not all updated.
+		r.halt(ctx, PackageOutcome_PACKAGE_OUTCOME_HALTED, fmt.Sprintf("step %d had %d failed units: the steps that depend on it do not start", i, r.stepFail))
+		r.settle(ctx)
 		return
 	}
-	r.step = i
+	if i == len(r.plan.Steps) {
+		why := ""
+		if r.failed > 0 {
+			why = fmt.Sprintf("%d units failed, within the failure budget of %d", r.failed, r.pkg.Rollout.FailureBudget)
+		}
+		r.finish(ctx, PackageOutcome_PACKAGE_OUTCOME_COMPLETED, why)
+		return
+	}
+	r.step, r.stepFail = i, 0
 	r.done = append(r.done, nil)
 	r.emit(&Event{Type: EventType_STEP_STARTED, Step: uint32(i + 1), Reason: fmt.Sprint(r.plan.Steps[i].Names)})
 	r.startBatch(ctx, 0)
@@ -115,7 +182,7 @@ func (r *run) startBatch(ctx pa.Context, j int) {
 	b := batches[j]
 	r.queue = r.queue[:0]
 	for _, u := range b.Units {
-		us := &unitState{r: r, unit: u, step: r.step}
+		us := &unitState{r: r, unit: u, step: r.step, canary: b.Canary}
 		for _, mb := range u.Members {
 			us.members = append(us.members, &memberState{u: us, m: mb})
 		}
@@ -142,6 +209,10 @@ func (r *run) pump(ctx pa.Context) {
 func (r *run) launch(ctx pa.Context, u *unitState) {
 	r.inFlight++
 	u.start = time.Now()
+	if r.active == nil {
+		r.active = map[*unitState]bool{}
+	}
+	r.active[u] = true
 	var group []string
 	if u.group() {
 		for _, ms := range u.members {
@@ -151,7 +222,7 @@ func (r *run) launch(ctx pa.Context, u *unitState) {
 	for _, ms := range u.members {
 		r.m.track(ms)
 		ctx.Request(ms.m.PID, &update.UpdateActor{
-			UpdateId: r.id, ToVersion: ms.m.To, FromVersion: ms.m.From,
+			UpdateId: r.uid, ToVersion: ms.m.To, FromVersion: ms.m.From,
 			Deadline: r.req.Deadline, Probation: r.req.Probation, Stage: u.group(), Group: group,
 		})
 	}
@@ -164,12 +235,19 @@ func (r *run) onResult(ctx pa.Context, ms *memberState, res *update.UpdateResult
 	case update.Outcome_OUTCOME_STAGED:
 		ms.staged = true
 		u.staged++
-		if u.aborting {
-			ctx.Send(ms.m.PID, &update.AbortUpdate{UpdateId: r.id, Reason: u.failure})
-		} else if u.staged == len(u.members) {
+		switch {
+		case u.aborting:
+			ctx.Send(ms.m.PID, &update.AbortUpdate{UpdateId: r.uid, Reason: u.failure})
+		case u.staged < len(u.members):
+		case time.Since(u.start) > r.pkg.Quiescence.PerActor.Duration:
+			// Members wait for the decision a while past their deadline,
+			// so that a commit sent now reaches all of them; past the
+			// group's deadline, none is sent.
+			r.abortGroup(ctx, u, nil, fmt.Sprintf("every member staged, but only after the group deadline of %v", r.pkg.Quiescence.PerActor.Duration))
+		default:
 			r.emit(&Event{Type: EventType_GROUP_STAGED, Step: uint32(u.step + 1), Group: u.unit.Group, LatencyNs: int64(time.Since(u.start))})
 			for _, o := range u.members {
-				ctx.Send(o.m.PID, &update.CommitUpdate{UpdateId: r.id})
+				ctx.Send(o.m.PID, &update.CommitUpdate{UpdateId: r.uid})
 			}
 		}
 		return
@@ -181,13 +259,7 @@ func (r *run) onResult(ctx pa.Context, ms *memberState, res *update.UpdateResult
 			u.failure = fmt.Sprintf("%s %s: %s in %s: %s", ms.m.Kind, ms.m.Name, outcomeName(res.GetOutcome()), phaseName(res.GetPhase()), res.GetReason())
 		}
 		if u.group() && !u.aborting {
-			// One member failed: the others must not commit.
-			u.aborting = true
-			for _, o := range u.members {
-				if !o.final && o != ms {
-					ctx.Send(o.m.PID, &update.AbortUpdate{UpdateId: r.id, Reason: "the group aborted: " + u.failure})
-				}
-			}
+			r.abortGroup(ctx, u, ms, "")
 		}
 	}
 	ms.final = true
@@ -205,8 +277,23 @@ func (r *run) onResult(ctx pa.Context, ms *memberState, res *update.UpdateResult
 	}
 }
 
+// abortGroup tells the members of u, but failed, that the group aborts:
+// one member failed, or the group's deadline passed.
+func (r *run) abortGroup(ctx pa.Context, u *unitState, failed *memberState, why string) {
+	u.aborting = true
+	if u.failure == "" {
+		u.failure = why
+	}
+	for _, o := range u.members {
+		if !o.final && o != failed {
+			ctx.Send(o.m.PID, &update.AbortUpdate{UpdateId: r.uid, Reason: "the group aborted: " + u.failure})
+		}
+	}
+}
+
 func (r *run) unitDone(ctx pa.Context, u *unitState) {
 	r.inFlight--
+	delete(r.active, u)
 	ok := u.committed == len(u.members)
 	if u.group() {
 		t := EventType_GROUP_COMMITTED
@@ -220,9 +307,26 @@ func (r *run) unitDone(ctx pa.Context, u *unitState) {
 		// decision) is kept for rollback too.
 		r.done[u.step] = append(r.done[u.step], u)
 		r.updated += u.committed
+		if r.pkg.Probation != nil {
+			if r.committed == nil {
+				r.committed = map[string]*memberState{}
+			}
+			for _, ms := range u.members {
+				if ms.updated {
+					r.committed[ms.m.Name] = ms
+					if r.pkg.Probation.Duration.Duration > 0 {
+						r.probing++
+					}
+				}
+			}
+		}
 	}
 	if !ok {
+		r.stepFail++
 		r.fail(ctx, u.failure)
+		if u.canary {
+			r.halt(ctx, PackageOutcome_PACKAGE_OUTCOME_HALTED, "a canary failed: "+u.failure)
+		}
 		if u.group() && u.committed > 0 {
 			r.rollBackUnits(ctx, []*unitState{u})
 		}
@@ -246,6 +350,10 @@ func (r *run) halt(ctx pa.Context, outcome PackageOutcome, why string) {
 	}
 	r.halted, r.outcome, r.reason = true, outcome, why
 	r.queue = nil
+	if r.pause != nil && r.pause.Stop() {
+		r.pause = nil
+		r.inFlight-- // the pause held the run; it is over
+	}
 	r.emit(&Event{Type: EventType_HALTED, PackageOutcome: outcome, Reason: why, Updated: uint32(r.updated), Failed: uint32(r.failed)})
 }
 
@@ -255,18 +363,27 @@ func (r *run) settle(ctx pa.Context) {
 	if r.inFlight > 0 || len(r.queue) > 0 || len(r.rollback) > 0 || r.ended {
 		return
 	}
+	if r.probing > 0 && r.step == len(r.plan.Steps)-1 && r.batch == len(r.plan.Steps[r.step].Batches)-1 {
+		// Every unit is done; a package with a timed probation ends when
+		// the probations have, so that their failures count.
+		return
+	}
 	if r.halted {
 		if r.outcome == PackageOutcome_PACKAGE_OUTCOME_HALTED && r.pkg.Rollout.OnBudgetExceeded == manifest.OnBudgetRollback {
 			r.outcome = PackageOutcome_PACKAGE_OUTCOME_ROLLED_BACK
 			r.startRollback(ctx)
 			return
 		}
+		if r.outcome == PackageOutcome_PACKAGE_OUTCOME_ROLLED_BACK && r.rollbackFailed > 0 {
+			r.outcome = PackageOutcome_PACKAGE_OUTCOME_HALTED
+			r.reason += fmt.Sprintf("; %d rollbacks failed, those actors stay on the new version", r.rollbackFailed)
+		}
 		r.finish(ctx, r.outcome, r.reason)
 		return
 	}
 	if p := r.pkg.Rollout.Pause.Duration; p > 0 && r.batch+1 < len(r.plan.Steps[r.step].Batches) {
 		self, root, step, batch := ctx.Self(), ctx.ActorSystem().Root, r.step, r.batch+1
-		time.AfterFunc(p, func() { root.Send(self, &nextBatch{id: r.id, step: step, batch: batch}) })
+		r.pause = time.AfterFunc(p, func() { root.Send(self, &nextBatch{id: r.uid, step: step, batch: batch}) })
 		r.queue = nil
 		r.inFlight++ // the pause holds the run until nextBatch
 		return
@@ -276,6 +393,10 @@ func (r *run) settle(ctx pa.Context) {
 
 // resume starts a batch after a pause.
 func (r *run) resume(ctx pa.Context, nb *nextBatch) {
+	if r.pause == nil {
+		return // the pause was cut short by a halt
+	}
+	r.pause = nil
 	r.inFlight--
 	if r.halted {
 		r.settle(ctx)
@@ -325,9 +446,9 @@ func (r *run) rollbackNext(ctx pa.Context) {
 			break
 		}
 		r.sent++
-		ms.rollingBack = true
+		ms.rollingBack, ms.sentAt = true, time.Now()
 		r.m.track(ms)
-		ctx.Request(ms.m.PID, &update.UpdateActor{UpdateId: r.id, ToVersion: ms.m.From, FromVersion: ms.m.To, Deadline: r.req.Deadline})
+		ctx.Request(ms.m.PID, &update.UpdateActor{UpdateId: r.uid, ToVersion: ms.m.From, FromVersion: ms.m.To, Deadline: r.req.Deadline})
 	}
 }
 
@@ -343,6 +464,8 @@ func (r *run) onRollback(ctx pa.Context, ms *memberState, res *update.UpdateResu
 		ms.updated = false
 		r.rolledBack++
 		r.updated--
+	} else {
+		r.rollbackFailed++
 	}
 	r.emit(&Event{
 		Type: EventType_ACTOR_ROLLED_BACK, Step: uint32(ms.u.step + 1), Actor: ms.m.Name, Group: ms.u.unit.Group, Kind: ms.m.Kind,
@@ -355,22 +478,41 @@ func (r *run) onRollback(ctx pa.Context, ms *memberState, res *update.UpdateResu
 // onProbation takes the end of a member's probation; a rollback counts as a
 // failure against the budget.
 func (r *run) onProbation(ctx pa.Context, res *update.ProbationResult) {
+	if ms := r.committed[res.GetActor()]; ms != nil && r.pkg.Probation.Duration.Duration > 0 && !ms.probed {
+		ms.probed = true
+		r.probing--
+		defer r.settle(ctx)
+	}
 	r.emit(&Event{
 		Type: EventType_PROBATION_ENDED, Actor: res.GetActor(), Kind: res.GetKind(),
 		FromVersion: res.GetProbationVersion(), ToVersion: res.GetVersion(),
 		Probation: res.GetOutcome(), Reason: res.GetReason(), LatencyNs: res.GetDurationNs(),
 	})
-	if res.GetOutcome() == update.ProbationOutcome_PROBATION_OUTCOME_ROLLED_BACK || res.GetOutcome() == update.ProbationOutcome_PROBATION_OUTCOME_ROLLBACK_FAILED {
-		r.updated--
-		r.fail(ctx, fmt.Sprintf("%s %s on probation: %s", res.GetKind(), res.GetActor(), res.GetReason()))
-		r.settle(ctx)
+	switch res.GetOutcome() {
+	case update.ProbationOutcome_PROBATION_OUTCOME_ROLLED_BACK:
+		if ms := r.committed[res.GetActor()]; ms != nil && ms.updated {
+			ms.updated = false
+			r.updated--
+			if ms.u.group() && !r.halted {
+				// The group must not stay split: its other members follow.
+				r.rollBackUnits(ctx, []*unitState{ms.u})
+			}
+		}
+	case update.ProbationOutcome_PROBATION_OUTCOME_ROLLBACK_FAILED:
+	default:
+		return
 	}
+	r.fail(ctx, fmt.Sprintf("%s %s on probation: %s", res.GetKind(), res.GetActor(), res.GetReason()))
+	r.settle(ctx)
 }
 
 func (r *run) finish(ctx pa.Context, outcome PackageOutcome, why string) {
 	r.ended = true
 	if r.timer != nil {
 		r.timer.Stop()
+	}
+	if r.sweeper != nil {
+		r.sweeper.Stop()
 	}
 	ev := &Event{
 		Type: EventType_PACKAGE_DONE, PackageOutcome: outcome, Reason: why, LatencyNs: int64(time.Since(r.start)),

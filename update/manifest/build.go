@@ -57,13 +57,14 @@ func Build(p *Package, cat *registry.Catalog, dir *registry.Directory) (*Plan, e
 		return nil, errors.New("manifest: Build needs a catalogue and a directory")
 	}
 	b := &builder{
-		pkg:     p.Clone(),
-		cat:     cat,
-		dir:     dir,
-		kinds:   map[string]bool{},
-		named:   map[string]bool{},
-		targets: map[string]*Member{},
-		skipped: map[string]bool{},
+		pkg:      p.Clone(),
+		cat:      cat,
+		dir:      dir,
+		kinds:    map[string]bool{},
+		named:    map[string]bool{},
+		targets:  map[string]*Member{},
+		skipped:  map[string]bool{},
+		atTarget: map[string]bool{},
 	}
 	b.pkg.SetDefaults()
 	for i, u := range b.pkg.Updates {
@@ -161,16 +162,17 @@ func Build(p *Package, cat *registry.Catalog, dir *registry.Directory) (*Plan, e
 
 // builder holds what Build learns as it goes.
 type builder struct {
-	pkg     *Package
-	cat     *registry.Catalog
-	dir     *registry.Directory
-	ps      problems
-	kinds   map[string]bool    // the kinds of the updates
-	named   map[string]bool    // the actors named in targets
-	targets map[string]*Member // by name
-	skipped map[string]bool    // by name
-	skips   []Skip
-	all     map[string][]registry.Entry // every live actor by name, made on first need
+	pkg      *Package
+	cat      *registry.Catalog
+	dir      *registry.Directory
+	ps       problems
+	kinds    map[string]bool    // the kinds of the updates
+	named    map[string]bool    // the actors named in targets
+	targets  map[string]*Member // by name
+	skipped  map[string]bool    // by name
+	atTarget map[string]bool    // skipped for running the target version already
+	skips    []Skip
+	all      map[string][]registry.Entry // every live actor by name, made on first need
 }
 
 // resolve finds the targets of update i and checks it against the
@@ -225,6 +227,7 @@ func (b *builder) resolve(i int, u KindUpdate) {
 		switch {
 		case e.Version == u.To:
 			b.skip(e, "already at the target version")
+			b.atTarget[e.PID.GetId()] = true
 			continue
 		case len(u.From) > 0 && !from[e.Version]:
 			b.skip(e, fmt.Sprintf("version %d is not in from %v", e.Version, u.From))
@@ -293,6 +296,8 @@ func (b *builder) groups() (map[string]int, [][]*Member) {
 			case m != nil:
 				groupOf[name] = gi
 				groups[gi] = append(groups[gi], m)
+			case b.skipped[name] && !b.atTarget[name]:
+				b.ps.add(fmt.Sprintf("groups[%d].members[%d]", gi, mj), "%q runs a version that is not in its update's from: an all-or-nothing group cannot leave a member behind; add the version to from, or take the actor out of the group", name)
 			case b.skipped[name]:
 			case b.named[name]:
 				// not live: reported at its update already

@@ -35,6 +35,9 @@ const (
 	MaxPerActor = 10 * time.Minute
 	// DefaultMaxInFlight is Rollout.MaxInFlight when the package gives none.
 	DefaultMaxInFlight = 64
+	// MaxProbation is the longest probation window in time, the bound the
+	// update protocol enforces.
+	MaxProbation = 24 * time.Hour
 	// DefaultBatchSize is Rollout.BatchSize of a rolling rollout that gives
 	// none.
 	DefaultBatchSize = 100

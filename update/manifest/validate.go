@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -323,8 +324,11 @@ func Validate(p *Package) error {
 			ps.add("probation", "give messages or duration (the window after commit), or leave probation out")
 		}
 		nonNegative("probation.messages", pr.Messages)
-		if pr.Duration.Duration < 0 {
-			ps.add("probation.duration", "must be >= 0; got %v", pr.Duration.Duration)
+		if pr.Messages > math.MaxUint32 {
+			ps.add("probation.messages", "must be at most %d", uint32(math.MaxUint32))
+		}
+		if pr.Duration.Duration < 0 || pr.Duration.Duration > MaxProbation {
+			ps.add("probation.duration", "must be between 0 and %v; got %v", MaxProbation, pr.Duration.Duration)
 		}
 	}
 	return ps.err()

@@ -139,7 +139,7 @@ func TestValidateRules(t *testing.T) {
 		{"negative batch size", func(p *manifest.Package) { p.Rollout.BatchSize = -1 }, []string{"rollout.batchSize: must be >= 0"}},
 		{"budget action", func(p *manifest.Package) { p.Rollout.OnBudgetExceeded = "panic" }, []string{`rollout.onBudgetExceeded: "panic" is not one of halt, rollback`}},
 		{"empty probation", func(p *manifest.Package) { p.Probation = &manifest.Probation{} }, []string{"probation: give messages or duration"}},
-		{"negative probation", func(p *manifest.Package) { p.Probation.Duration = ms(-5) }, []string{"probation.duration: must be >= 0"}},
+		{"negative probation", func(p *manifest.Package) { p.Probation.Duration = ms(-5) }, []string{"probation.duration: must be between 0 and 24h0m0s"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			p := bankPackage()
