@@ -139,9 +139,11 @@ func parse(args []string, stderr io.Writer) (options, int, bool) {
 		list     = fs.Bool("list", false, "list the scenarios and exit")
 		sizes    = fs.String("sizes", "", "state-size scenario: comma-separated state `sizes` such as 1KB,1MB,64MB (default 1KB…64MB)")
 		held     = fs.String("held", "", "held-messages scenario: comma-separated queue `lengths` such as 0,1000,100000 (default 0…100000)")
+		groups   = fs.String("groups", "", "group-update scenario: comma-separated group `sizes` such as 2,16,256 (the default)")
+		fleets   = fs.String("fleets", "", "fleet-update scenario: comma-separated fleet `sizes` such as 1000,1000000 (default 1000…1000000; up to 100000 with -quick)")
 	)
 	fs.DurationVar(&o.cfg.Duration, "duration", 0, "how long each case is measured, after its warm-up (default 1s; 200ms with -quick)")
-	fs.IntVar(&o.cfg.Count, "count", 0, "measure this many operations per case instead of a duration: updates, or messages per repetition for throughput")
+	fs.IntVar(&o.cfg.Count, "count", 0, "measure this many operations per case instead of a duration: updates, group updates, fleet packages, or messages per repetition for throughput")
 	fs.DurationVar(&o.cfg.Warmup, "warmup", 0, "unmeasured time before each case, at least one operation (default a tenth of -duration)")
 	fs.IntVar(&o.cfg.Repetitions, "reps", 0, "timed runs per case of throughput and idle-memory, which report the median (default 5; 3 with -quick)")
 	fs.IntVar(&o.cfg.IdleActors, "actors", 0, "idle-memory scenario: actors spawned per run (default 100000; 10000 with -quick)")
@@ -160,6 +162,7 @@ Examples:
   go run ./benchmarks -quick                    every scenario, small (< 2 min)
   go run ./benchmarks -quick -json > run.json
   go run ./benchmarks -scenario update-latency,pause -duration 5s
+  go run ./benchmarks -scenario group-update,fleet-update -fleets 1000,100000
   go run ./benchmarks -plot docs/charts
 
 Flags:
@@ -198,13 +201,24 @@ Flags:
 			o.cfg.StateSizes = append(o.cfg.StateSizes, n)
 		}
 	}
-	if *held != "" {
-		for _, f := range strings.Split(*held, ",") {
+	for _, c := range []struct {
+		flag, value, what string
+		min               int
+		into              *[]int
+	}{
+		{"held", *held, "a queue length such as 0 or 100000", 0, &o.cfg.HeldCounts},
+		{"groups", *groups, "a group size such as 2 or 256", 1, &o.cfg.GroupSizes},
+		{"fleets", *fleets, "a fleet size such as 1000 or 1000000", 1, &o.cfg.FleetSizes},
+	} {
+		if c.value == "" {
+			continue
+		}
+		for _, f := range strings.Split(c.value, ",") {
 			n, err := strconv.Atoi(strings.TrimSpace(f))
-			if err != nil || n < 0 {
-				return usage("-held: %q is not a queue length such as 0 or 100000", f)
+			if err != nil || n < c.min {
+				return usage("-%s: %q is not %s", c.flag, f, c.what)
 			}
-			o.cfg.HeldCounts = append(o.cfg.HeldCounts, n)
+			*c.into = append(*c.into, n)
 		}
 	}
 	if *selected == "all" || *selected == "" {

@@ -14,7 +14,7 @@ import (
 )
 
 // small are flags under which every scenario takes a fraction of a second.
-var small = []string{"-count", "3", "-warmup", "1ns", "-reps", "1", "-sizes", "1KB", "-held", "0,20", "-actors", "100"}
+var small = []string{"-count", "3", "-warmup", "1ns", "-reps", "1", "-sizes", "1KB", "-held", "0,20", "-actors", "100", "-groups", "2,4", "-fleets", "10,100"}
 
 // TestRunJSONCoversEveryScenario runs the runner with -json and -plot and
 // decodes its output: a JSON array with one object per registered
@@ -78,7 +78,7 @@ func TestRunJSONCoversEveryScenario(t *testing.T) {
 			t.Errorf("the table on stderr has no section for %s:\n%s", s, table)
 		}
 	}
-	for _, chart := range []string{"latency-cdf", "latency-vs-state-size", "latency-vs-held-messages", "pause-cdf"} {
+	for _, chart := range []string{"latency-cdf", "latency-vs-state-size", "latency-vs-held-messages", "pause-cdf", "latency-vs-group-size", "fleet-rate-vs-fleet-size"} {
 		for _, ext := range []string{".svg", ".png"} {
 			if fi, err := os.Stat(filepath.Join(dir, chart+ext)); err != nil || fi.Size() == 0 {
 				t.Errorf("chart %s%s not written: %v", chart, ext, err)
@@ -117,9 +117,11 @@ func TestRunFlags(t *testing.T) {
 		{[]string{"extra"}, 2, "unexpected arguments"},
 		{[]string{"-sizes", "big"}, 2, "-sizes"},
 		{[]string{"-held", "-1"}, 2, "-held"},
+		{[]string{"-groups", "0"}, 2, `-groups: "0" is not a group size`},
+		{[]string{"-fleets", "1k"}, 2, `-fleets: "1k" is not a fleet size`},
 		{[]string{"-count", "-1"}, 2, "cannot be negative"},
 		{[]string{"-bogus"}, 2, "flag provided but not defined"},
-		{[]string{"-list"}, 0, "idle-memory"},
+		{[]string{"-list"}, 0, "fleet-update"},
 		{[]string{"-h"}, 0, "go run ./benchmarks -quick"},
 	} {
 		var stdout, stderr bytes.Buffer

@@ -13,8 +13,9 @@ type Config struct {
 	// if zero (200 ms if Quick). Ignored when Count is set.
 	Duration time.Duration
 	// Count, if positive, is how many operations each case measures instead
-	// of a duration: updates for the update scenarios, messages per
-	// repetition for throughput. idle-memory ignores it (see IdleActors).
+	// of a duration: updates for the update scenarios, group updates for
+	// group-update, packages for fleet-update, messages per repetition for
+	// throughput. idle-memory ignores it (see IdleActors).
 	Count int
 	// Warmup is how long each case runs unmeasured first, at least one
 	// operation; Duration/10 (at most 1 s) if zero.
@@ -28,10 +29,14 @@ type Config struct {
 	Quick bool
 
 	// StateSizes, HeldCounts and IdleActors, if set, replace the
-	// state-size, held-messages and idle-memory scenarios' parameter sets.
+	// state-size, held-messages and idle-memory scenarios' parameter sets;
+	// GroupSizes and FleetSizes those of group-update (actors per group)
+	// and fleet-update (actors per fleet).
 	StateSizes []int
 	HeldCounts []int
 	IdleActors int
+	GroupSizes []int
+	FleetSizes []int
 
 	// Progress, if set, is called after each case with its scenario and
 	// case name.
@@ -96,6 +101,25 @@ func (c Config) idleActors() int {
 		return 10_000
 	}
 	return 100_000
+}
+
+// groupSizes returns the group-update scenario's group sizes.
+func (c Config) groupSizes() []int {
+	if c.GroupSizes != nil {
+		return c.GroupSizes
+	}
+	return []int{2, 16, 256}
+}
+
+// fleetSizes returns the fleet-update scenario's fleet sizes.
+func (c Config) fleetSizes() []int {
+	switch {
+	case c.FleetSizes != nil:
+		return c.FleetSizes
+	case c.Quick:
+		return []int{1_000, 10_000, 100_000}
+	}
+	return []int{1_000, 10_000, 100_000, 1_000_000}
 }
 
 func (c Config) progress(scenario, name string) {

@@ -43,14 +43,15 @@
 // state-size, held-messages, pause, throughput and idle-memory (see
 // Scenarios, and docs/benchmarks.md). Register adds one: the runner's
 // -scenario, -json, table, progress bar and -plot (through
-// Scenario.Charts) pick it up with no other change. The group-update and
-// fleet scenarios of the update manager are meant to be added that way.
+// Scenario.Charts) pick it up with no other change. The update manager's
+// scenarios, group-update and fleet-update, are added that way, from the
+// init function of scenarios_manager.go, after the built-in ones.
 //
 // # Fixtures
 //
-// Updater, Held, Pause, PingPong and IdleMemory set up the actors of a
-// scenario and run one operation at a time, so that a testing.B loop and a
-// timed loop of the runner measure exactly the same thing. Each checks
-// that no message was lost, and stops its actors and its actor system on
-// Close.
+// Updater, Held, Pause, PingPong, IdleMemory and Fleet set up the actors
+// of a scenario and run one operation at a time, so that a testing.B loop
+// and a timed loop of the runner measure exactly the same thing. Each
+// checks that no message was lost, or that every update committed, and
+// stops its actors and its actor system on Close.
 package harness

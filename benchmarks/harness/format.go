@@ -96,7 +96,7 @@ func trimFloat(v float64) string {
 // FormatFigure writes a figure's value in the unit its name says: _ns a
 // duration (cpu_ns_per_msg too), _ratio a factor, _per_s a rate (of bytes
 // if the name mentions bytes), a name mentioning bytes a size, anything
-// else a count.
+// else a count (with an SI suffix from 1,000 up, three digits below).
 func FormatFigure(name string, v float64) string {
 	switch {
 	case strings.HasSuffix(name, "_ns") || strings.Contains(name, "_ns_"):
@@ -109,7 +109,7 @@ func FormatFigure(name string, v float64) string {
 		return FormatCount(v) + "/s"
 	case strings.Contains(name, "bytes"):
 		return FormatBytes(v)
-	case v == math.Trunc(v):
+	case v == math.Trunc(v) || math.Abs(v) >= 1000:
 		return FormatCount(v)
 	}
 	return strconv.FormatFloat(v, 'g', 3, 64)

@@ -150,6 +150,8 @@ func TestFormat(t *testing.T) {
 		{harness.FormatCount(3.33e6), "3.33M"},
 		{harness.FormatFigure("cpu_ns_per_msg", 318), "318ns"},
 		{harness.FormatFigure("copy_bytes_per_s", 2<<30), "2GB/s"},
+		{harness.FormatFigure("allocs_per_update", 14.06), "14.1"},
+		{harness.FormatFigure("allocs_per_group_update", 5712.4), "5.71k"},
 	} {
 		if c.got != c.want {
 			t.Errorf("got %q, want %q", c.got, c.want)

@@ -150,11 +150,13 @@ func pauseCharts(r *Result) ([]Chart, error) {
 }
 
 // series is one line of a latency chart: p50 solid with points, p99
-// dashed, and, if set, the six phases' own p50 (actor) dotted.
+// dashed, and, if set, the six phases' own p50 (actor) dotted, or another
+// figure labelled extra.
 type series struct {
 	name            string
 	xs              []float64
 	p50, p99, actor []float64
+	extra           string // the dotted line's label; "phases p50" if empty
 }
 
 func addSeries(p *plot.Plot, i int, s series) error {
@@ -186,6 +188,9 @@ func addSeries(p *plot.Plot, i int, s series) error {
 			line.Width = vg.Points(1.5)
 			points.Color = color.Transparent
 			label = s.name + " phases p50"
+			if s.extra != "" {
+				label = s.extra
+			}
 		}
 		p.Add(line, points)
 		p.Legend.Add(label, line, points)
