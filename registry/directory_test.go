@@ -168,3 +168,22 @@ func TestDirectoryByName(t *testing.T) {
 		t.Fatalf("after removing both: ByName(x) = %v", got)
 	}
 }
+
+// TestDirectoryRange visits the actors of a kind, and stops when told.
+func TestDirectoryRange(t *testing.T) {
+	d := registry.NewDirectory()
+	for _, id := range []string{"a", "b", "c"} {
+		d.Add(actor.NewPID("h", id), "k", 1, nil)
+	}
+	d.Add(actor.NewPID("h", "x"), "other", 1, nil)
+	seen := map[string]bool{}
+	d.Range("k", func(e registry.Entry) bool { seen[e.PID.Id] = true; return true })
+	if len(seen) != 3 || seen["x"] {
+		t.Fatalf("Range(k) visited %v, want a, b and c", seen)
+	}
+	n := 0
+	d.Range("", func(registry.Entry) bool { n++; return n < 2 })
+	if n != 2 {
+		t.Fatalf("Range went on after fn returned false: %d visits", n)
+	}
+}

@@ -191,11 +191,13 @@ func (b *builder) resolve(i int, u KindUpdate) {
 
 	var chosen []registry.Entry
 	if u.Targets.All {
-		for _, e := range b.dir.List(u.Kind) {
+		// In no particular order: the units are sorted by name below.
+		b.dir.Range(u.Kind, func(e registry.Entry) bool {
 			if hasLabels(e.Labels, u.Targets.Labels) {
 				chosen = append(chosen, e)
 			}
-		}
+			return true
+		})
 	} else {
 		// Named targets are looked up one by one: a small package must not
 		// cost as much as the whole fleet of its kind.
