@@ -121,7 +121,8 @@ func (m *managerActor) runDocument(ctx pa.Context, msg *RunPackage) {
 		if plan, err = m.start(ctx, pkg, msg.GetDryRun(), nil, nil); err == nil {
 			var text strings.Builder
 			plan.Format(&text)
-			ctx.Respond(&PackageAccepted{PackageId: pkg.ID, Plan: text.String(), DryRun: msg.GetDryRun(), Actors: uint32(actorsIn(plan))})
+			_, _, actors := plan.Counts()
+			ctx.Respond(&PackageAccepted{PackageId: pkg.ID, Plan: text.String(), DryRun: msg.GetDryRun(), Actors: uint32(actors)})
 			return
 		}
 	}
@@ -212,9 +213,4 @@ func (m *managerActor) unsubscribe(pid *pa.PID) {
 			return
 		}
 	}
-}
-
-func actorsIn(p *manifest.Plan) int {
-	_, _, actors := p.Counts()
-	return actors
 }
