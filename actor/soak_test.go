@@ -240,7 +240,7 @@ type soakSenderV2 struct{ Last, Count uint64 }
 
 type soakV2 struct {
 	soakProbe
-	Senders map[string]soakSenderV2
+	Senders   map[string]soakSenderV2
 	Anomalies struct{ Dup, Reord uint64 }
 }
 
