@@ -261,7 +261,7 @@ func TestBadRequestsChangeNothing(t *testing.T) {
 	}{
 		{"unknown version", &update.UpdateActor{ToVersion: 7}, "no version 7"},
 		{"missing version", &update.UpdateActor{}, "to_version is missing"},
-		{"same version", &update.UpdateActor{ToVersion: 1}, "already at version 1"},
+		{"same version", &update.UpdateActor{ToVersion: 1}, "already runs version 1"},
 		{"zero deadline", &update.UpdateActor{ToVersion: 2, Deadline: durationpb.New(0)}, "out of range"},
 		{"negative deadline", &update.UpdateActor{ToVersion: 2, Deadline: durationpb.New(-time.Second)}, "out of range"},
 		{"absurd deadline", &update.UpdateActor{ToVersion: 2, Deadline: durationpb.New(24 * time.Hour)}, "out of range"},

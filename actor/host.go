@@ -1,8 +1,10 @@
 package actor
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"runtime"
 	"sync/atomic"
 	"time"
@@ -81,10 +83,10 @@ func (*probationEnd) NotInfluenceReceiveTimeout() {}
 // probation watches a new version after its commit.
 type probation struct {
 	updateID string
-	reply    request
-	version  uint32 // on probation
-	back     uint32 // to roll back to
-	limit    uint32 // messages in the window; 0: no limit
+	report   *pa.PID // where the ProbationResult goes; nil: nowhere
+	version  uint32  // on probation
+	back     uint32  // to roll back to
+	limit    uint32  // messages in the window; 0: no limit
 	count    uint32
 	start    time.Time
 	timer    *time.Timer
@@ -122,9 +124,9 @@ func (h *host) Receive(ctx pa.Context) {
 	case *call:
 		h.request(ctx, request{req: m.req, call: m})
 	case *update.CommitUpdate:
-		h.decide(ctx, m.GetUpdateId(), true, "")
+		h.decide(ctx, m.GetUpdateId(), true, "", m.Validate())
 	case *update.AbortUpdate:
-		h.decide(ctx, m.GetUpdateId(), false, m.GetReason())
+		h.decide(ctx, m.GetUpdateId(), false, m.GetReason(), m.Validate())
 	case *deadline:
 		if h.upd == m.u {
 			h.upd.Expire(ctx)
@@ -237,8 +239,14 @@ func (h *host) request(ctx pa.Context, r request) {
 		h.respond(ctx, r, h.refusal(ctx, r.req, h.leaving+"; send the update again once it has restarted"))
 		return
 	}
-	if r.call != nil && (r.req.GetStage() || r.req.GetProbation() != nil) {
-		h.respond(ctx, r, h.refusal(ctx, r.req, "a staged update or one with probation reports more than once: send it with Request from an actor (the update manager does), not with Node.Update"))
+	if err := r.req.Validate(); err != nil {
+		// Refused on arrival rather than when its turn comes: nothing
+		// about it will change by waiting.
+		h.respond(ctx, r, h.refusal(ctx, r.req, err.Error()))
+		return
+	}
+	if r.call != nil && r.req.GetStage() {
+		h.respond(ctx, r, h.refusal(ctx, r.req, "a staged update answers twice (STAGED, then its final result): send it with Request from an actor (the update manager does), not with Node.Update"))
 		return
 	}
 	if h.upd == nil && !h.waiting && len(h.queued) == 0 {
@@ -274,12 +282,17 @@ func (h *host) armDeadline(ctx pa.Context) {
 }
 
 // decide commits or aborts the update in progress on the word of a
-// CommitUpdate or AbortUpdate naming it.
-func (h *host) decide(ctx pa.Context, updateID string, commit bool, reason string) {
+// CommitUpdate or AbortUpdate naming it; invalid, the decision over its
+// limits, is refused without being looked at.
+func (h *host) decide(ctx pa.Context, updateID string, commit bool, reason string, invalid error) {
 	refuse := func(why string) {
 		if s := ctx.Sender(); s != nil {
 			ctx.Respond(h.refusal(ctx, &update.UpdateActor{UpdateId: updateID}, why))
 		}
+	}
+	if invalid != nil {
+		refuse(invalid.Error())
+		return
 	}
 	if h.upd == nil || h.upd.Result().GetUpdateId() != updateID {
 		if !commit && h.dropQueued(ctx, updateID, reason) {
@@ -351,7 +364,7 @@ func (h *host) settle(ctx pa.Context) {
 	if res.Outcome == update.Outcome_OUTCOME_COMMITTED {
 		h.node.directory.Set(ctx.Self(), h.kind, h.version)
 		if spec := r.req.GetProbation(); spec != nil {
-			h.startProbation(ctx, r, res, spec)
+			h.startProbation(ctx, res, spec)
 		}
 	}
 	h.respond(ctx, r, res)
@@ -380,7 +393,7 @@ func (h *host) end(ctx pa.Context, why string) {
 
 func (h *host) refusal(ctx pa.Context, req *update.UpdateActor, reason string) *update.UpdateResult {
 	return &update.UpdateResult{
-		UpdateId:    req.GetUpdateId(),
+		UpdateId:    update.EchoID(req.GetUpdateId()),
 		Outcome:     update.Outcome_OUTCOME_REJECTED,
 		Kind:        h.kind,
 		Actor:       ctx.Self().GetId(),
@@ -391,10 +404,10 @@ func (h *host) refusal(ctx pa.Context, req *update.UpdateActor, reason string) *
 	}
 }
 
-func (h *host) respond(ctx pa.Context, r request, res proto.Message) {
+func (h *host) respond(ctx pa.Context, r request, res *update.UpdateResult) {
 	switch {
 	case r.call != nil:
-		r.call.done <- res.(*update.UpdateResult)
+		r.call.done <- res
 		if h.mailbox.UserMessageCount() > 0 {
 			// The caller was just woken on this core, behind this worker,
 			// which would otherwise deliver up to a throughput's worth of
@@ -406,10 +419,14 @@ func (h *host) respond(ctx pa.Context, r request, res proto.Message) {
 	}
 }
 
-func (h *host) startProbation(ctx pa.Context, r request, res *update.UpdateResult, spec *update.Probation) {
+// startProbation opens the probation window of a committed update. Its
+// outcome never goes to the update's requester, which got its one answer,
+// the UpdateResult (a protoactor Future that gets a second message races):
+// it goes to the actor the probation names, if any.
+func (h *host) startProbation(ctx pa.Context, res *update.UpdateResult, spec *update.Probation) {
 	p := &probation{
 		updateID: res.GetUpdateId(),
-		reply:    r,
+		report:   spec.GetReportTo().PID(),
 		version:  res.GetToVersion(),
 		back:     res.GetFromVersion(),
 		limit:    spec.GetMessages(),
@@ -498,7 +515,7 @@ func (h *host) endProbation(ctx pa.Context, outcome update.ProbationOutcome, rea
 	if p.timer != nil {
 		p.timer.Stop()
 	}
-	h.respond(ctx, p.reply, &update.ProbationResult{
+	res := &update.ProbationResult{
 		UpdateId:         p.updateID,
 		Outcome:          outcome,
 		Kind:             h.kind,
@@ -509,7 +526,20 @@ func (h *host) endProbation(ctx pa.Context, outcome update.ProbationOutcome, rea
 		Messages:         p.count,
 		DurationNs:       int64(time.Since(p.start)),
 		RollbackNs:       int64(rollback),
-	})
+	}
+	// The log is where the outcome shows when nobody asked to hear it; a
+	// failure is worth a warning either way.
+	level := slog.LevelInfo
+	if outcome == update.ProbationOutcome_PROBATION_OUTCOME_ROLLED_BACK || outcome == update.ProbationOutcome_PROBATION_OUTCOME_ROLLBACK_FAILED {
+		level = slog.LevelWarn
+	}
+	ctx.Logger().Log(context.Background(), level, "molt: probation ended",
+		slog.String("actor", res.Actor), slog.String("kind", res.Kind), slog.String("update_id", res.UpdateId),
+		slog.String("outcome", outcome.String()), slog.Uint64("probation_version", uint64(res.ProbationVersion)),
+		slog.Uint64("version", uint64(res.Version)), slog.String("reason", reason))
+	if p.report != nil {
+		ctx.Send(p.report, res)
+	}
 }
 
 // admit is the mailbox's filter while an update prepares.

@@ -176,7 +176,7 @@ func TestProbationRollbackAppliesTheMessageOnce(t *testing.T) {
 	must(t, err)
 	node.Root().Send(pid, &add{N: 1})
 	in := newInbox(t, node)
-	in.request(node, pid, &update.UpdateActor{ToVersion: 2, UpdateId: "p", Probation: &update.Probation{Messages: 10}})
+	in.request(node, pid, &update.UpdateActor{ToVersion: 2, UpdateId: "p", Probation: &update.Probation{Messages: 10, ReportTo: update.RefOf(in.pid)}})
 	in.result(t)
 	node.Root().Send(pid, &add{N: 13}) // version 2 adds, then panics
 	if p := in.probation(t); p.GetOutcome() != update.ProbationOutcome_PROBATION_OUTCOME_ROLLED_BACK {

@@ -202,18 +202,41 @@ var calls = sync.Pool{New: func() any {
 // waits at most twice the update's deadline plus one second, which may be
 // too short for an update queued behind others.
 //
+// A request that fails req.Validate (a deadline outside MinDeadline to
+// MaxDeadline, a length over its limit, see package update) is rejected
+// before anything is sent: the result is REJECTED, in initialization, as
+// the actor would have answered. An update with probation is accepted: its
+// result is the one answer, and the ProbationResult goes to the probation's
+// report_to. A staged update, which answers twice, is rejected: send it
+// with Request from an actor.
+//
 // Update returns ErrNotUpdatable for a PID that is not a live molt actor of
 // this node, and ErrNoAnswer when no result came in time. Otherwise the
 // result says whether the update committed, aborted or was rejected.
 func (n *Node) Update(ctx context.Context, pid *pa.PID, req *update.UpdateActor) (*update.UpdateResult, error) {
-	if _, ok := n.directory.Lookup(pid); !ok {
+	e, ok := n.directory.Lookup(pid)
+	if !ok {
 		return nil, fmt.Errorf("%w: %v was not spawned by this node's Spawn, or has stopped; only molt actors can be updated", ErrNotUpdatable, pid)
 	}
+	if err := req.Validate(); err != nil {
+		return &update.UpdateResult{
+			UpdateId:    update.EchoID(req.GetUpdateId()),
+			Outcome:     update.Outcome_OUTCOME_REJECTED,
+			Kind:        e.Kind,
+			Actor:       pid.GetId(),
+			FromVersion: e.Version,
+			ToVersion:   req.GetToVersion(),
+			Phase:       update.Phase_PHASE_INITIALIZATION,
+			Reason:      err.Error(),
+		}, nil
+	}
+	// Validate bounds the deadline by update.MaxDeadline, so this cannot
+	// overflow.
 	wait := update.DefaultDeadline
 	if d := req.GetDeadline(); d != nil {
 		wait = d.AsDuration()
 	}
-	wait = 2*max(wait, 0) + time.Second
+	wait = 2*wait + time.Second
 
 	c := calls.Get().(*call)
 	c.req = req

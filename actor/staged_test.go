@@ -226,7 +226,7 @@ func TestProbationRollsBackOnPanic(t *testing.T) {
 	pid, err := node.Spawn("canary", 1)
 	must(t, err)
 	in := newInbox(t, node)
-	in.request(node, pid, &update.UpdateActor{ToVersion: 2, UpdateId: "p", Probation: &update.Probation{Messages: 100}})
+	in.request(node, pid, &update.UpdateActor{ToVersion: 2, UpdateId: "p", Probation: &update.Probation{Messages: 100, ReportTo: update.RefOf(in.pid)}})
 	if r := in.result(t); r.GetOutcome() != update.Outcome_OUTCOME_COMMITTED {
 		t.Fatalf("%v (%s)", r.GetOutcome(), r.GetReason())
 	}
@@ -257,14 +257,14 @@ func TestProbationEnds(t *testing.T) {
 	must(t, err)
 	in := newInbox(t, node)
 
-	in.request(node, pid, &update.UpdateActor{ToVersion: 2, UpdateId: "inv", Probation: &update.Probation{Messages: 10}})
+	in.request(node, pid, &update.UpdateActor{ToVersion: 2, UpdateId: "inv", Probation: &update.Probation{Messages: 10, ReportTo: update.RefOf(in.pid)}})
 	in.result(t)
 	node.Root().Send(pid, &spoil{})
 	if p := in.probation(t); p.GetOutcome() != update.ProbationOutcome_PROBATION_OUTCOME_ROLLED_BACK || !strings.Contains(p.GetReason(), "breaks its invariants: spoiled") {
 		t.Fatalf("after a broken invariant: %v", p)
 	}
 
-	in.request(node, pid, &update.UpdateActor{ToVersion: 2, UpdateId: "count", Probation: &update.Probation{Messages: 2}})
+	in.request(node, pid, &update.UpdateActor{ToVersion: 2, UpdateId: "count", Probation: &update.Probation{Messages: 2, ReportTo: update.RefOf(in.pid)}})
 	in.result(t)
 	node.Root().Send(pid, &note{"x"})
 	node.Root().Send(pid, &note{"y"})
@@ -272,7 +272,7 @@ func TestProbationEnds(t *testing.T) {
 		t.Fatalf("after its message window: %v", p)
 	}
 
-	in.request(node, pid, &update.UpdateActor{ToVersion: 1, UpdateId: "time", Probation: &update.Probation{Duration: durationpb.New(10 * time.Millisecond)}})
+	in.request(node, pid, &update.UpdateActor{ToVersion: 1, UpdateId: "time", Probation: &update.Probation{Duration: durationpb.New(10 * time.Millisecond), ReportTo: update.RefOf(in.pid)}})
 	in.result(t)
 	if p := in.probation(t); p.GetOutcome() != update.ProbationOutcome_PROBATION_OUTCOME_PASSED || p.GetVersion() != 1 {
 		t.Fatalf("after its time window: %v", p)

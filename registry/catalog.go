@@ -32,6 +32,10 @@ var (
 	// a type other than the one registered for its version, and when a state
 	// handed to Encode or Transfer is not of its version's type.
 	ErrTypeMismatch = errors.New("registry: type mismatch")
+	// ErrSameVersion is returned by Plan when from and to are the same
+	// version: there is nothing to migrate. (An update to the version an
+	// actor already runs is rejected, saying so, before Plan is asked.)
+	ErrSameVersion = errors.New("registry: already at that version")
 	// ErrNoPath is returned by Plan when no chain of migrations leads from
 	// one version to the other.
 	ErrNoPath = errors.New("registry: no migration path")

@@ -115,8 +115,9 @@
 //
 // # Errors
 //
-// Every error the package returns wraps one of its sentinel errors (ErrInvalid,
-// ErrDuplicate, ErrUnknownKind, ErrUnknownVersion, ErrTypeMismatch, ErrNoPath,
-// ErrIncompatible, ErrMigration, ErrCodec); test for them with errors.Is. The
-// message says what to register or change to fix the problem.
+// Every error the package returns wraps one of its sentinel errors
+// (ErrInvalid, ErrDuplicate, ErrUnknownKind, ErrUnknownVersion,
+// ErrTypeMismatch, ErrSameVersion, ErrNoPath, ErrIncompatible, ErrMigration,
+// ErrCodec); test for them with errors.Is. The message says what to register
+// or change to fix the problem.
 package registry

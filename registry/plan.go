@@ -39,7 +39,7 @@ func (p *Plan) Path() []uint32 { return append([]uint32(nil), p.path...) }
 // the plan to carry it out. It prefers the chain with the fewest migrations.
 //
 // Plan returns ErrUnknownKind or ErrUnknownVersion for a version not
-// registered, ErrInvalid when from equals to, ErrNoPath when no chain of
+// registered, ErrSameVersion when from equals to, ErrNoPath when no chain of
 // migrations links the versions (a downgrade needs down migrations), and
 // ErrIncompatible when the target no longer accepts a message type of the
 // current version's interface and no adapter covers it.
@@ -72,7 +72,7 @@ func (c *Catalog) plan(key planKey) (*Plan, error) {
 		return nil, err
 	}
 	if key.from == key.to {
-		return nil, fmt.Errorf("%w: %s is already at version %d", ErrInvalid, key.kind, key.to)
+		return nil, fmt.Errorf("%w: %s from version %d to %d: nothing to migrate", ErrSameVersion, key.kind, key.from, key.to)
 	}
 	steps := shortestChain(c.kinds[key.kind], key.from, key.to)
 	if steps == nil {

@@ -64,7 +64,7 @@ func TestPlanPath(t *testing.T) {
 		{"downgrade without down migrations", 3, []edge{{1, 2}, {2, 3}}, 3, 1, nil, registry.ErrNoPath},
 		{"upgrade without a chain", 3, []edge{{1, 2}, {3, 2}}, 1, 3, nil, registry.ErrNoPath},
 		{"no migrations at all", 2, nil, 1, 2, nil, registry.ErrNoPath},
-		{"same version", 2, []edge{{1, 2}}, 2, 2, nil, registry.ErrInvalid},
+		{"same version", 2, []edge{{1, 2}}, 2, 2, nil, registry.ErrSameVersion},
 		{"unknown from version", 2, []edge{{1, 2}}, 3, 2, nil, registry.ErrUnknownVersion},
 		{"unknown to version", 2, []edge{{1, 2}}, 1, 3, nil, registry.ErrUnknownVersion},
 	}

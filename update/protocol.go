@@ -1,7 +1,6 @@
 package update
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
@@ -59,6 +58,7 @@ type Update struct {
 	limit     time.Duration // the deadline, after start
 	old, next actor.Actor
 	notified  bool
+	asked     bool // Stable has been asked at least once
 	staged    bool
 	done      bool
 }
@@ -75,7 +75,7 @@ func Start(ctx actor.Context, catalog *registry.Catalog, host Host, req *UpdateA
 		start:   now,
 		old:     host.Behavior(),
 		res: &UpdateResult{
-			UpdateId:    req.GetUpdateId(),
+			UpdateId:    EchoID(req.GetUpdateId()),
 			Kind:        host.Kind(),
 			Actor:       ctx.Self().GetId(),
 			FromVersion: host.Version(),
@@ -110,6 +110,8 @@ func (u *Update) Continue(ctx actor.Context) {
 	if u.done || u.staged {
 		return
 	}
+	first := !u.asked
+	u.asked = true
 	stable, err := u.prepare()
 	if err != nil {
 		u.abort(ctx, err)
@@ -121,6 +123,12 @@ func (u *Update) Continue(ctx actor.Context) {
 	if over := time.Since(u.start) - u.limit; over > 0 {
 		// The deadline passed while the behaviour drained (its timer
 		// message is still on its way): too late to go on.
+		if first {
+			// The actor was stable the first time it was asked: the
+			// deadline, not the actor, is to blame.
+			u.abort(ctx, fmt.Errorf("the deadline of %v was too short to be met: it passed %v after the update started, during initialization and notification, before the actor was first asked whether it is stable (it was); give the update a longer deadline", u.limit, (u.limit+over).Round(time.Microsecond)))
+			return
+		}
 		u.abort(ctx, fmt.Errorf("the deadline of %v passed %v before the actor reached its stable state; make the behaviour reach it sooner or give the update a longer deadline", u.limit, over.Round(time.Microsecond)))
 		return
 	}
@@ -228,34 +236,21 @@ func (u *Update) Deadline() time.Time {
 // Phase 1. Initialization: validate the request against the catalogue and
 // plan the migration chain. Nothing is touched.
 func (u *Update) initialize() error {
-	d := DefaultDeadline
-	if pd := u.req.GetDeadline(); pd != nil {
-		if err := pd.CheckValid(); err != nil {
-			return fmt.Errorf("invalid deadline: %v", err)
-		}
-		d = pd.AsDuration()
-		if d <= 0 || d > MaxDeadline {
-			return fmt.Errorf("deadline %v is out of range: give a positive duration up to %v, or leave it unset for %v", d, MaxDeadline, DefaultDeadline)
-		}
+	if err := u.req.Validate(); err != nil {
+		return err
 	}
-	u.limit = d
-	if u.req.GetToVersion() == 0 {
-		return errors.New("to_version is missing: name the version to update to (versions are numbered from 1)")
-	}
+	u.limit, _ = deadlineOf(u.req)
 	if fv := u.req.GetFromVersion(); fv != 0 && fv != u.host.Version() {
 		return fmt.Errorf("the update applies to version %d but the actor runs version %d", fv, u.host.Version())
 	}
-	if u.req.GetStage() && u.req.GetUpdateId() == "" {
-		return errors.New("a staged update needs an update_id, which its CommitUpdate or AbortUpdate will name")
+	if to := u.req.GetToVersion(); to == u.host.Version() {
+		return fmt.Errorf("the actor already runs version %d of %s: nothing to do", to, u.host.Kind())
 	}
 	plan, err := u.catalog.Plan(u.host.Kind(), u.host.Version(), u.req.GetToVersion())
 	if err != nil {
 		return err
 	}
-	if pr := u.req.GetProbation(); pr != nil {
-		if err := checkProbation(pr); err != nil {
-			return err
-		}
+	if u.req.GetProbation() != nil {
 		if _, err := u.catalog.Plan(u.host.Kind(), u.req.GetToVersion(), u.host.Version()); err != nil {
 			return fmt.Errorf("probation needs a way back from version %d to %d: %w", u.req.GetToVersion(), u.host.Version(), err)
 		}
@@ -266,21 +261,6 @@ func (u *Update) initialize() error {
 
 // MaxProbation is the longest probation window in time.
 const MaxProbation = 24 * time.Hour
-
-func checkProbation(p *Probation) error {
-	if d := p.GetDuration(); d != nil {
-		if err := d.CheckValid(); err != nil {
-			return fmt.Errorf("invalid probation duration: %v", err)
-		}
-		if dd := d.AsDuration(); dd <= 0 || dd > MaxProbation {
-			return fmt.Errorf("probation duration %v is out of range: give a positive duration up to %v", dd, MaxProbation)
-		}
-	}
-	if p.GetMessages() == 0 && p.GetDuration() == nil {
-		return errors.New("probation has no window: give it a number of messages, a duration, or both")
-	}
-	return nil
-}
 
 // Phase 2. Notification: tell the behaviour, if it listens.
 func (u *Update) notify(ctx actor.Context) error {

@@ -222,10 +222,11 @@ type UpdateActor struct {
 	// to_version is the version to run after the update. Required.
 	ToVersion uint32 `protobuf:"varint,1,opt,name=to_version,json=toVersion,proto3" json:"to_version,omitempty"`
 	// deadline bounds the whole update, measured from the moment it starts on
-	// the actor. Unset means 2 s; zero, negative or longer than 10 minutes is
-	// rejected.
+	// the actor. Unset means 2 s (DefaultDeadline); shorter than 1 ms
+	// (MinDeadline) or longer than 10 minutes (MaxDeadline) is rejected.
 	Deadline *durationpb.Duration `protobuf:"bytes,2,opt,name=deadline,proto3" json:"deadline,omitempty"`
-	// update_id is echoed in the result, to match results to requests.
+	// update_id is echoed in the result, to match results to requests. At
+	// most 1024 bytes (MaxIDLength).
 	UpdateId string `protobuf:"bytes,3,opt,name=update_id,json=updateId,proto3" json:"update_id,omitempty"`
 	// from_version, when set, makes the update apply only if the actor runs
 	// that version when the update starts; otherwise it is rejected.
@@ -240,10 +241,13 @@ type UpdateActor struct {
 	// probation, when set, watches the new version after the commit; a
 	// panic or a broken invariant within the window rolls the actor back to
 	// the old version through the down migration, which must exist. When the
-	// window ends, a ProbationResult goes to the sender of the UpdateActor.
+	// window ends, a ProbationResult goes to probation.report_to, if set; the
+	// sender of the UpdateActor gets its UpdateResult only, since a
+	// requester gets one answer to one request.
 	Probation *Probation `protobuf:"bytes,6,opt,name=probation,proto3" json:"probation,omitempty"`
 	// group, for a staged update of an all-or-nothing group, names every
-	// member (the PIDs' ids), this actor included. The behaviour hears it in
+	// member (the PIDs' ids), this actor included: at most 4096 members
+	// (MaxGroupMembers) of at most 1024 bytes each (MaxIDLength). The behaviour hears it in
 	// its Notice: members that exchange messages can then settle their
 	// channels before they stage (for example by sending each other a marker
 	// and being stable only once every other member's marker has arrived),
@@ -334,11 +338,17 @@ func (x *UpdateActor) GetGroup() []string {
 
 // Probation is the window after a commit during which a failure of the new
 // version rolls it back. It ends after `messages` messages handled by the new
-// version or after `duration`, whichever comes first; set at least one.
+// version or after `duration` (at most 24 h, MaxProbation), whichever comes
+// first; set at least one.
 type Probation struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Messages      uint32                 `protobuf:"varint,1,opt,name=messages,proto3" json:"messages,omitempty"`
-	Duration      *durationpb.Duration   `protobuf:"bytes,2,opt,name=duration,proto3" json:"duration,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Messages uint32                 `protobuf:"varint,1,opt,name=messages,proto3" json:"messages,omitempty"`
+	Duration *durationpb.Duration   `protobuf:"bytes,2,opt,name=duration,proto3" json:"duration,omitempty"`
+	// report_to names the actor the ProbationResult goes to when the window
+	// ends (the update manager names itself). Unset, no ProbationResult is
+	// sent: the outcome still shows in the node's directory (a rollback sets
+	// the version back) and in the actor system's log.
+	ReportTo      *ActorRef `protobuf:"bytes,3,opt,name=report_to,json=reportTo,proto3" json:"report_to,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -387,7 +397,71 @@ func (x *Probation) GetDuration() *durationpb.Duration {
 	return nil
 }
 
+func (x *Probation) GetReportTo() *ActorRef {
+	if x != nil {
+		return x.ReportTo
+	}
+	return nil
+}
+
+// ActorRef names an actor as protoactor's PID does, by the address of its
+// actor system and its id; update.RefOf makes one from a PID. Each is at
+// most 1024 bytes (MaxIDLength).
+type ActorRef struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Address       string                 `protobuf:"bytes,1,opt,name=address,proto3" json:"address,omitempty"`
+	Id            string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ActorRef) Reset() {
+	*x = ActorRef{}
+	mi := &file_update_update_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActorRef) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActorRef) ProtoMessage() {}
+
+func (x *ActorRef) ProtoReflect() protoreflect.Message {
+	mi := &file_update_update_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActorRef.ProtoReflect.Descriptor instead.
+func (*ActorRef) Descriptor() ([]byte, []int) {
+	return file_update_update_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ActorRef) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *ActorRef) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
 // CommitUpdate tells an actor with a staged update to replace its behaviour.
+// A refused one (no such update, not staged yet, an update_id over
+// MaxIDLength) is answered with a REJECTED UpdateResult if it has a sender.
 type CommitUpdate struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	UpdateId      string                 `protobuf:"bytes,1,opt,name=update_id,json=updateId,proto3" json:"update_id,omitempty"`
@@ -397,7 +471,7 @@ type CommitUpdate struct {
 
 func (x *CommitUpdate) Reset() {
 	*x = CommitUpdate{}
-	mi := &file_update_update_proto_msgTypes[2]
+	mi := &file_update_update_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -409,7 +483,7 @@ func (x *CommitUpdate) String() string {
 func (*CommitUpdate) ProtoMessage() {}
 
 func (x *CommitUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_update_update_proto_msgTypes[2]
+	mi := &file_update_update_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -422,7 +496,7 @@ func (x *CommitUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommitUpdate.ProtoReflect.Descriptor instead.
 func (*CommitUpdate) Descriptor() ([]byte, []int) {
-	return file_update_update_proto_rawDescGZIP(), []int{2}
+	return file_update_update_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *CommitUpdate) GetUpdateId() string {
@@ -433,7 +507,9 @@ func (x *CommitUpdate) GetUpdateId() string {
 }
 
 // AbortUpdate tells an actor to abort its update, staged or still
-// preparing.
+// preparing, or to drop it if it is still queued. The reason, at most 4096
+// bytes (MaxReasonLength), goes into the update's result. A refused one is
+// answered as a CommitUpdate is.
 type AbortUpdate struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	UpdateId      string                 `protobuf:"bytes,1,opt,name=update_id,json=updateId,proto3" json:"update_id,omitempty"`
@@ -444,7 +520,7 @@ type AbortUpdate struct {
 
 func (x *AbortUpdate) Reset() {
 	*x = AbortUpdate{}
-	mi := &file_update_update_proto_msgTypes[3]
+	mi := &file_update_update_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -456,7 +532,7 @@ func (x *AbortUpdate) String() string {
 func (*AbortUpdate) ProtoMessage() {}
 
 func (x *AbortUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_update_update_proto_msgTypes[3]
+	mi := &file_update_update_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -469,7 +545,7 @@ func (x *AbortUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AbortUpdate.ProtoReflect.Descriptor instead.
 func (*AbortUpdate) Descriptor() ([]byte, []int) {
-	return file_update_update_proto_rawDescGZIP(), []int{3}
+	return file_update_update_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *AbortUpdate) GetUpdateId() string {
@@ -510,7 +586,7 @@ type ProbationResult struct {
 
 func (x *ProbationResult) Reset() {
 	*x = ProbationResult{}
-	mi := &file_update_update_proto_msgTypes[4]
+	mi := &file_update_update_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -522,7 +598,7 @@ func (x *ProbationResult) String() string {
 func (*ProbationResult) ProtoMessage() {}
 
 func (x *ProbationResult) ProtoReflect() protoreflect.Message {
-	mi := &file_update_update_proto_msgTypes[4]
+	mi := &file_update_update_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -535,7 +611,7 @@ func (x *ProbationResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProbationResult.ProtoReflect.Descriptor instead.
 func (*ProbationResult) Descriptor() ([]byte, []int) {
-	return file_update_update_proto_rawDescGZIP(), []int{4}
+	return file_update_update_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ProbationResult) GetUpdateId() string {
@@ -643,7 +719,7 @@ type UpdateResult struct {
 
 func (x *UpdateResult) Reset() {
 	*x = UpdateResult{}
-	mi := &file_update_update_proto_msgTypes[5]
+	mi := &file_update_update_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -655,7 +731,7 @@ func (x *UpdateResult) String() string {
 func (*UpdateResult) ProtoMessage() {}
 
 func (x *UpdateResult) ProtoReflect() protoreflect.Message {
-	mi := &file_update_update_proto_msgTypes[5]
+	mi := &file_update_update_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -668,7 +744,7 @@ func (x *UpdateResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateResult.ProtoReflect.Descriptor instead.
 func (*UpdateResult) Descriptor() ([]byte, []int) {
-	return file_update_update_proto_rawDescGZIP(), []int{5}
+	return file_update_update_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *UpdateResult) GetUpdateId() string {
@@ -803,10 +879,14 @@ const file_update_update_proto_rawDesc = "" +
 	"\ffrom_version\x18\x04 \x01(\rR\vfromVersion\x12\x14\n" +
 	"\x05stage\x18\x05 \x01(\bR\x05stage\x127\n" +
 	"\tprobation\x18\x06 \x01(\v2\x19.molt.update.v1.ProbationR\tprobation\x12\x14\n" +
-	"\x05group\x18\a \x03(\tR\x05group\"^\n" +
+	"\x05group\x18\a \x03(\tR\x05group\"\x95\x01\n" +
 	"\tProbation\x12\x1a\n" +
 	"\bmessages\x18\x01 \x01(\rR\bmessages\x125\n" +
-	"\bduration\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\bduration\"+\n" +
+	"\bduration\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\bduration\x125\n" +
+	"\treport_to\x18\x03 \x01(\v2\x18.molt.update.v1.ActorRefR\breportTo\"4\n" +
+	"\bActorRef\x12\x18\n" +
+	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\"+\n" +
 	"\fCommitUpdate\x12\x1b\n" +
 	"\tupdate_id\x18\x01 \x01(\tR\bupdateId\"B\n" +
 	"\vAbortUpdate\x12\x1b\n" +
@@ -881,31 +961,33 @@ func file_update_update_proto_rawDescGZIP() []byte {
 }
 
 var file_update_update_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_update_update_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_update_update_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_update_update_proto_goTypes = []any{
 	(ProbationOutcome)(0),       // 0: molt.update.v1.ProbationOutcome
 	(Outcome)(0),                // 1: molt.update.v1.Outcome
 	(Phase)(0),                  // 2: molt.update.v1.Phase
 	(*UpdateActor)(nil),         // 3: molt.update.v1.UpdateActor
 	(*Probation)(nil),           // 4: molt.update.v1.Probation
-	(*CommitUpdate)(nil),        // 5: molt.update.v1.CommitUpdate
-	(*AbortUpdate)(nil),         // 6: molt.update.v1.AbortUpdate
-	(*ProbationResult)(nil),     // 7: molt.update.v1.ProbationResult
-	(*UpdateResult)(nil),        // 8: molt.update.v1.UpdateResult
-	(*durationpb.Duration)(nil), // 9: google.protobuf.Duration
+	(*ActorRef)(nil),            // 5: molt.update.v1.ActorRef
+	(*CommitUpdate)(nil),        // 6: molt.update.v1.CommitUpdate
+	(*AbortUpdate)(nil),         // 7: molt.update.v1.AbortUpdate
+	(*ProbationResult)(nil),     // 8: molt.update.v1.ProbationResult
+	(*UpdateResult)(nil),        // 9: molt.update.v1.UpdateResult
+	(*durationpb.Duration)(nil), // 10: google.protobuf.Duration
 }
 var file_update_update_proto_depIdxs = []int32{
-	9, // 0: molt.update.v1.UpdateActor.deadline:type_name -> google.protobuf.Duration
-	4, // 1: molt.update.v1.UpdateActor.probation:type_name -> molt.update.v1.Probation
-	9, // 2: molt.update.v1.Probation.duration:type_name -> google.protobuf.Duration
-	0, // 3: molt.update.v1.ProbationResult.outcome:type_name -> molt.update.v1.ProbationOutcome
-	1, // 4: molt.update.v1.UpdateResult.outcome:type_name -> molt.update.v1.Outcome
-	2, // 5: molt.update.v1.UpdateResult.phase:type_name -> molt.update.v1.Phase
-	6, // [6:6] is the sub-list for method output_type
-	6, // [6:6] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	10, // 0: molt.update.v1.UpdateActor.deadline:type_name -> google.protobuf.Duration
+	4,  // 1: molt.update.v1.UpdateActor.probation:type_name -> molt.update.v1.Probation
+	10, // 2: molt.update.v1.Probation.duration:type_name -> google.protobuf.Duration
+	5,  // 3: molt.update.v1.Probation.report_to:type_name -> molt.update.v1.ActorRef
+	0,  // 4: molt.update.v1.ProbationResult.outcome:type_name -> molt.update.v1.ProbationOutcome
+	1,  // 5: molt.update.v1.UpdateResult.outcome:type_name -> molt.update.v1.Outcome
+	2,  // 6: molt.update.v1.UpdateResult.phase:type_name -> molt.update.v1.Phase
+	7,  // [7:7] is the sub-list for method output_type
+	7,  // [7:7] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_update_update_proto_init() }
@@ -919,7 +1001,7 @@ func file_update_update_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_update_update_proto_rawDesc), len(file_update_update_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   6,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -219,6 +219,11 @@ func (r *run) launch(ctx pa.Context, u *unitState) {
 			group = append(group, ms.m.Name)
 		}
 	}
+	if p := r.req.Probation; p != nil && p.ReportTo == nil {
+		// A probation's outcome comes to the manager only if it is named:
+		// the requester of an update gets its UpdateResult and nothing more.
+		p.ReportTo = update.RefOf(ctx.Self())
+	}
 	for _, ms := range u.members {
 		r.m.track(ms)
 		ctx.Request(ms.m.PID, &update.UpdateActor{
