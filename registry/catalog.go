@@ -412,13 +412,17 @@ func (c *Catalog) Encode(kind string, number uint32, state actor.Actor) ([]byte,
 
 // Decode decodes a state of a kind's version into a value made by the
 // version's factory. It returns ErrUnknownKind, ErrUnknownVersion or
-// ErrCodec; it never panics on malformed input.
+// ErrCodec; it never panics on malformed input. A state over MaxStateSize
+// bytes is refused with ErrCodec before the codec sees it.
 func (c *Catalog) Decode(kind string, number uint32, data []byte) (actor.Actor, error) {
 	c.mu.RLock()
 	v, err := c.lookup(kind, number)
 	c.mu.RUnlock()
 	if err != nil {
 		return nil, err
+	}
+	if len(data) > MaxStateSize {
+		return nil, fmt.Errorf("%w: a state of %s version %d is %d bytes, over the limit of %d (registry.MaxStateSize)", ErrCodec, kind, number, len(data), MaxStateSize)
 	}
 	return v.decode(data)
 }

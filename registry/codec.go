@@ -39,14 +39,30 @@ func (msgpackCodec) Encode(state any) ([]byte, error) { return msgpack.Marshal(s
 // gigabytes or recurse until the stack overflows, which no recover catches.
 // It then clears the fields the codec carries, so that the decoded state is
 // the encoded one and not merged into what the factory preset.
+//
+// Decode is strict where msgpack is lenient, so that a state is decoded as
+// it was meant or not at all: data must be exactly one MessagePack value
+// (trailing bytes are refused), and every integer must fit the Go type of
+// the field it lands in (msgpack would store 300 in a uint8 as 44, or -1 in
+// a uint32 as 4294967295); the error names the field, the value and the
+// type. Keys of fields the state does not have are skipped, as msgpack
+// does, so a state with a field removed still decodes; a type with its own
+// decoding method, and a struct encoded as an array, are not checked.
 func (msgpackCodec) Decode(data []byte, into any) error {
 	if err := checkMsgpack(data); err != nil {
 		return err
 	}
-	if v := reflect.ValueOf(into); v.Kind() == reflect.Pointer && !v.IsNil() {
+	v := reflect.ValueOf(into)
+	if v.Kind() == reflect.Pointer && !v.IsNil() {
 		clearCarried(v.Elem())
 	}
-	return msgpack.Unmarshal(data, into)
+	if err := msgpack.Unmarshal(data, into); err != nil {
+		return err
+	}
+	if v.Kind() == reflect.Pointer && !v.IsNil() {
+		return checkFits(data, v.Type().Elem())
+	}
+	return nil
 }
 
 // maxPooledCopyBuffer bounds the buffers msgpackCopy keeps for reuse: a
@@ -120,7 +136,7 @@ func clearCarried(v reflect.Value) {
 const maxMsgpackDepth = 10000
 
 // checkMsgpack walks data without recursion and fails unless it is one
-// well-formed MessagePack value whose every length fits in the input and
+// well-formed MessagePack value, with nothing after it, whose every length fits in the input and
 // whose nesting is at most maxMsgpackDepth, so that decoding it allocates in
 // proportion to len(data) and cannot overflow the stack.
 func checkMsgpack(data []byte) error {
@@ -141,6 +157,9 @@ func checkMsgpack(data []byte) error {
 	for {
 		for left == 0 {
 			if len(open) == 0 {
+				if i < len(data) {
+					return fmt.Errorf("msgpack: %d trailing bytes after the state's value, from byte %d: the input holds more than one value", len(data)-i, i)
+				}
 				return nil
 			}
 			left, open = open[len(open)-1], open[:len(open)-1]
