@@ -47,6 +47,13 @@ const (
 	EventType_ROLLBACK_STARTED  EventType = 10
 	EventType_ACTOR_ROLLED_BACK EventType = 11
 	EventType_PACKAGE_DONE      EventType = 12
+	// After PACKAGE_DONE, something the manager still watched changed the
+	// package's result: a group member failed its probation and its group
+	// was rolled back with it, or a member written off as failed answered
+	// late and was brought back in line with its group. It carries the
+	// package's outcome and counts as they are now; the last PACKAGE_REVISED
+	// (or, if none comes, PACKAGE_DONE) is the package's final word.
+	EventType_PACKAGE_REVISED EventType = 13
 )
 
 // Enum value maps for EventType.
@@ -65,6 +72,7 @@ var (
 		10: "ROLLBACK_STARTED",
 		11: "ACTOR_ROLLED_BACK",
 		12: "PACKAGE_DONE",
+		13: "PACKAGE_REVISED",
 	}
 	EventType_value = map[string]int32{
 		"EVENT_TYPE_UNSPECIFIED": 0,
@@ -80,6 +88,7 @@ var (
 		"ROLLBACK_STARTED":       10,
 		"ACTOR_ROLLED_BACK":      11,
 		"PACKAGE_DONE":           12,
+		"PACKAGE_REVISED":        13,
 	}
 )
 
@@ -512,8 +521,13 @@ type Event struct {
 	Updated        uint32         `protobuf:"varint,16,opt,name=updated,proto3" json:"updated,omitempty"`
 	Failed         uint32         `protobuf:"varint,17,opt,name=failed,proto3" json:"failed,omitempty"`
 	RolledBack     uint32         `protobuf:"varint,18,opt,name=rolled_back,json=rolledBack,proto3" json:"rolled_back,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// For PACKAGE_DONE and PACKAGE_REVISED: members written off as failed
+	// (no answer within the answer limit) whose late answer has not come
+	// yet. When it comes the manager brings the member in line with its group
+	// and sends a PACKAGE_REVISED; while it is above zero, more may follow.
+	Unanswered    uint32 `protobuf:"varint,19,opt,name=unanswered,proto3" json:"unanswered,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Event) Reset() {
@@ -672,6 +686,13 @@ func (x *Event) GetRolledBack() uint32 {
 	return 0
 }
 
+func (x *Event) GetUnanswered() uint32 {
+	if x != nil {
+		return x.Unanswered
+	}
+	return 0
+}
+
 var File_update_manager_manager_proto protoreflect.FileDescriptor
 
 const file_update_manager_manager_proto_rawDesc = "" +
@@ -697,7 +718,7 @@ const file_update_manager_manager_proto_rawDesc = "" +
 	"\n" +
 	"package_id\x18\x01 \x01(\tR\tpackageId\"\v\n" +
 	"\tSubscribe\"\r\n" +
-	"\vUnsubscribe\"\x84\x05\n" +
+	"\vUnsubscribe\"\xa4\x05\n" +
 	"\x05Event\x12\x1d\n" +
 	"\n" +
 	"package_id\x18\x01 \x01(\tR\tpackageId\x125\n" +
@@ -721,7 +742,10 @@ const file_update_manager_manager_proto_rawDesc = "" +
 	"\aupdated\x18\x10 \x01(\rR\aupdated\x12\x16\n" +
 	"\x06failed\x18\x11 \x01(\rR\x06failed\x12\x1f\n" +
 	"\vrolled_back\x18\x12 \x01(\rR\n" +
-	"rolledBack*\x8e\x02\n" +
+	"rolledBack\x12\x1e\n" +
+	"\n" +
+	"unanswered\x18\x13 \x01(\rR\n" +
+	"unanswered*\xa3\x02\n" +
 	"\tEventType\x12\x1a\n" +
 	"\x16EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fPACKAGE_STARTED\x10\x01\x12\x10\n" +
@@ -737,7 +761,8 @@ const file_update_manager_manager_proto_rawDesc = "" +
 	"\x10ROLLBACK_STARTED\x10\n" +
 	"\x12\x15\n" +
 	"\x11ACTOR_ROLLED_BACK\x10\v\x12\x10\n" +
-	"\fPACKAGE_DONE\x10\f*\xac\x01\n" +
+	"\fPACKAGE_DONE\x10\f\x12\x13\n" +
+	"\x0fPACKAGE_REVISED\x10\r*\xac\x01\n" +
 	"\x0ePackageOutcome\x12\x1f\n" +
 	"\x1bPACKAGE_OUTCOME_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19PACKAGE_OUTCOME_COMPLETED\x10\x01\x12\x1a\n" +

@@ -3,6 +3,7 @@ package manager
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	pa "github.com/asynkron/protoactor-go/actor"
@@ -38,14 +39,27 @@ type run struct {
 	stepFail int            // units of the current step that failed
 
 	rollbackFailed int
-	committed      map[string]*memberState // by actor name, for probation results
-	probing        int                     // committed members whose timed probation has not ended
-	active         map[*unitState]bool     // units in flight, for the sweep
-	sweeper        *time.Timer
-	start          time.Time
-	timer          *time.Timer // the package deadline
-	onEvent        func(*Event)
-	finished       chan *Event
+	// unanswered counts members written off by the sweep whose own answer
+	// has not come: it may still, and must then be brought in line.
+	unanswered int
+	// rollingBackAll is set once the package's own rollback has started:
+	// whatever commits late must go back too.
+	rollingBackAll bool
+	// notes say what happened beside the outcome (a member written off, a
+	// group taken back); they go into the reason of the last events.
+	noted     []string
+	moreNotes int
+	// changed says that something changed the package's result after its
+	// PACKAGE_DONE: a PACKAGE_REVISED is due.
+	changed   bool
+	committed map[string]*memberState // by actor name, for probation results
+	probing   int                     // committed members whose timed probation has not ended
+	active    map[*unitState]bool     // units in flight, for the sweep
+	sweeper   *time.Timer
+	start     time.Time
+	timer     *time.Timer // the package deadline
+	onEvent   func(*Event)
+	finished  chan runEnd
 }
 
 type unitState struct {
@@ -69,11 +83,19 @@ type memberState struct {
 	rollingBack bool      // its rollback is in flight
 	probed      bool      // its probation ended
 	sentAt      time.Time // when its rollback was sent
+	queued      bool      // on the run's rollback list, or rolling back
+	// writtenOff marks a member the sweep counted as failed for want of an
+	// answer; it was told to abort, but its answer may still come
+	// (lateRollback: the answer to a rollback).
+	writtenOff, lateRollback bool
+	// failedProbation: it went back to its old version on probation, so
+	// its group must follow, even if the group is not done yet.
+	failedProbation bool
 }
 
 func (u *unitState) group() bool { return u.unit.Group != "" }
 
-func newRun(m *managerActor, plan *manifest.Plan, seq uint64, onEvent func(*Event), finished chan *Event) *run {
+func newRun(m *managerActor, plan *manifest.Plan, seq uint64, onEvent func(*Event), finished chan runEnd) *run {
 	pkg := plan.Package
 	r := &run{m: m, id: pkg.ID, uid: fmt.Sprintf("%s#%d", pkg.ID, seq), plan: plan, pkg: pkg, start: time.Now(), onEvent: onEvent, finished: finished}
 	r.req = &update.UpdateActor{UpdateId: r.uid, Deadline: durationpb.New(pkg.Quiescence.PerActor.Duration)}
@@ -92,8 +114,82 @@ func (r *run) listened() bool { return r.onEvent != nil || len(r.m.subscribers) 
 
 func (r *run) emit(e *Event) {
 	e.PackageId = r.id
+	if r.ended {
+		// Run has returned with PACKAGE_DONE: its callback may be gone.
+		r.m.emit(nil, e)
+		return
+	}
 	r.m.emit(r, e)
 }
+
+// note records what happened beside the outcome, for the reason of the
+// package's last events; a fleet's worth of them is summed up, not listed.
+func (r *run) note(s string) {
+	const keep = 8
+	if len(r.noted) < keep {
+		r.noted = append(r.noted, s)
+		return
+	}
+	r.moreNotes++
+}
+
+func (r *run) reasonWithNotes(why string) string {
+	parts := r.noted
+	if why != "" {
+		parts = append([]string{why}, parts...)
+	}
+	s := strings.Join(parts, "; ")
+	if r.moreNotes > 0 {
+		s += fmt.Sprintf("; and %d more such", r.moreNotes)
+	}
+	return s
+}
+
+// doneEvent is the package's PACKAGE_DONE or PACKAGE_REVISED: outcome and
+// counts as they are now.
+func (r *run) doneEvent(typ EventType, outcome PackageOutcome, why string) *Event {
+	return &Event{
+		Type: typ, PackageOutcome: outcome, Reason: r.reasonWithNotes(why), LatencyNs: int64(time.Since(r.start)),
+		Updated: uint32(r.updated), Failed: uint32(r.failed), RolledBack: uint32(r.rolledBack), Unanswered: uint32(r.unanswered),
+	}
+}
+
+// state says where the package is, for the error of a manager that stops.
+func (r *run) state() string {
+	s := fmt.Sprintf("at step %d of %d, batch %d; %d updated, %d failed, %d rolled back; %d units and %d rollbacks in flight, whose results are lost",
+		r.step+1, len(r.plan.Steps), r.batch+1, r.updated, r.failed, r.rolledBack, len(r.active), r.sent)
+	if r.halted {
+		s += "; it had halted: " + r.reason
+	}
+	return s
+}
+
+func (r *run) stopTimers() {
+	for _, t := range []*time.Timer{r.timer, r.sweeper, r.pause} {
+		if t != nil {
+			t.Stop()
+		}
+	}
+	r.timer, r.sweeper = nil, nil
+}
+
+// watched says whether an ended run still has something to bring in line:
+// a member written off whose answer may come, a rollback in flight, or a
+// group member on probation, whose failure takes its group back.
+func (r *run) watched() bool {
+	if r.needsSweep() {
+		return true
+	}
+	for _, ms := range r.committed {
+		if ms.u.group() && ms.updated && !ms.probed {
+			return true
+		}
+	}
+	return false
+}
+
+// needsSweep says whether some answer is awaited that might never come.
+func (r *run) needsSweep() bool { return r.unanswered > 0 || len(r.rollback) > 0 }
 
 // begin starts the first step.
 func (r *run) begin(ctx pa.Context) {
@@ -119,6 +215,7 @@ func (r *run) armSweep(ctx pa.Context) {
 }
 
 func (r *run) sweep(ctx pa.Context) {
+	r.sweeper = nil
 	limit := r.answerLimit()
 	var late []*memberState
 	for u := range r.active {
@@ -138,16 +235,50 @@ func (r *run) sweep(ctx pa.Context) {
 	for _, ms := range late {
 		res := &update.UpdateResult{
 			UpdateId: r.uid, Actor: ms.m.Name, Kind: ms.m.Kind, Outcome: update.Outcome_OUTCOME_ABORTED,
-			Reason: fmt.Sprintf("no answer within %v: the actor stopped with the update in its mailbox, or lost it", limit),
+			Reason: fmt.Sprintf("no answer within %v: written off as failed; the actor is busy, stopped with the update in its mailbox, or lost it", limit),
 		}
+		// Written off, not forgotten: a busy actor answers once it is
+		// free, and what it did then must be brought in line with its
+		// group (onLate).
+		ms.writtenOff = true
+		r.unanswered++
 		if ms.rollingBack {
+			// Its rollback is not aborted: going back is what its group
+			// needs, however late.
+			ms.lateRollback = true
+			r.note(fmt.Sprintf("%s's rollback had no answer within %v", ms.m.Name, limit))
 			r.onRollback(ctx, ms, res)
 		} else {
+			// Aborted actively, so that it does not stage or commit once
+			// free; the actor drops the update if it has not started it.
+			ctx.Send(ms.m.PID, &update.AbortUpdate{UpdateId: r.uid, Reason: "written off: " + res.Reason})
+			r.note(fmt.Sprintf("%s had no answer within %v and was told to abort", ms.m.Name, limit))
 			r.onResult(ctx, ms, res)
 		}
 	}
-	if !r.ended {
+	r.forgetStopped()
+	if r.ended {
+		r.settle(ctx)
+	}
+	if (!r.ended || r.needsSweep()) && r.sweeper == nil && r.m.lookup(r.uid) == r {
 		r.armSweep(ctx)
+	}
+}
+
+// forgetStopped stops waiting for written-off members that have stopped:
+// their answer will never come, and they run no version any more.
+func (r *run) forgetStopped() {
+	for _, ms := range r.m.members {
+		if ms.u.r != r || !ms.writtenOff {
+			continue
+		}
+		if _, alive := r.m.node.Directory().Lookup(ms.m.PID); !alive {
+			ms.writtenOff = false
+			r.unanswered--
+			r.m.untrack(ms)
+			r.changed = true
+			r.note(fmt.Sprintf("%s stopped without answering", ms.m.Name))
+		}
 	}
 }
 
@@ -269,7 +400,9 @@ func (r *run) onResult(ctx pa.Context, ms *memberState, res *update.UpdateResult
 	}
 	ms.final = true
 	u.answered++
-	r.m.untrack(ms)
+	if !ms.writtenOff {
+		r.m.untrack(ms)
+	}
 	if r.listened() {
 		r.emit(&Event{
 			Type: EventType_ACTOR_UPDATED, Step: uint32(u.step + 1), Batch: uint32(r.batch + 1),
@@ -307,6 +440,17 @@ func (r *run) unitDone(ctx pa.Context, u *unitState) {
 		}
 		r.emit(&Event{Type: t, Step: uint32(u.step + 1), Group: u.unit.Group, Reason: u.failure, LatencyNs: int64(time.Since(u.start))})
 	}
+	if u.group() && u.committed > 0 && ok {
+		for _, ms := range u.members {
+			if ms.failedProbation {
+				// A member went back on probation before its group was
+				// done: the group follows it.
+				ok = false
+				u.failure = fmt.Sprintf("%s %s failed its probation", ms.m.Kind, ms.m.Name)
+				r.note(fmt.Sprintf("group %s was rolled back: %s", u.unit.Group, u.failure))
+			}
+		}
+	}
 	if u.committed > 0 {
 		// A unit that committed in part (a group member failing after the
 		// decision) is kept for rollback too.
@@ -339,6 +483,94 @@ func (r *run) unitDone(ctx pa.Context, u *unitState) {
 	r.pump(ctx)
 }
 
+// onLate takes the answer of a member written off as failed: its unit is
+// over, counted failed, and its group was decided without it. What the
+// member did must now agree with its group.
+func (r *run) onLate(ctx pa.Context, ms *memberState, res *update.UpdateResult) {
+	u := ms.u
+	if res.GetOutcome() == update.Outcome_OUTCOME_STAGED {
+		// The AbortUpdate of the sweep may have come before the update
+		// reached the actor's queue: say it again.
+		ctx.Send(ms.m.PID, &update.AbortUpdate{UpdateId: r.uid, Reason: "written off as failed before it staged: its group was decided without it"})
+		return
+	}
+	ms.writtenOff = false
+	r.unanswered--
+	r.m.untrack(ms)
+	r.changed = true
+	late := "late, after it was written off: "
+	if ms.lateRollback {
+		ms.lateRollback = false
+		if res.GetOutcome() == update.Outcome_OUTCOME_COMMITTED {
+			ms.updated = false
+			r.updated--
+			r.rolledBack++
+			r.rollbackFailed--
+			r.note(fmt.Sprintf("%s's rollback committed late", ms.m.Name))
+		}
+		r.emit(&Event{
+			Type: EventType_ACTOR_ROLLED_BACK, Step: uint32(u.step + 1), Actor: ms.m.Name, Group: u.unit.Group, Kind: ms.m.Kind,
+			FromVersion: ms.m.To, ToVersion: ms.m.From, Phase: res.GetPhase(), Outcome: res.GetOutcome(), Reason: late + res.GetReason(), LatencyNs: res.GetTotalNs(),
+		})
+		r.settle(ctx)
+		return
+	}
+	r.emit(&Event{
+		Type: EventType_ACTOR_UPDATED, Step: uint32(u.step + 1), Actor: ms.m.Name, Group: u.unit.Group, Kind: ms.m.Kind,
+		FromVersion: ms.m.From, ToVersion: ms.m.To, Phase: res.GetPhase(), Outcome: res.GetOutcome(), Reason: late + res.GetReason(), LatencyNs: res.GetTotalNs(),
+	})
+	if res.GetOutcome() != update.Outcome_OUTCOME_COMMITTED {
+		r.note(fmt.Sprintf("%s answered late: %s, it runs version %d", ms.m.Name, outcomeName(res.GetOutcome()), ms.m.From))
+		r.settle(ctx)
+		return
+	}
+	ms.updated = true
+	u.committed++
+	r.updated++
+	if r.keepLate(ms) {
+		if !u.group() {
+			r.failed-- // the unit did commit after all
+		}
+		if u.step < len(r.done) && !slices.Contains(r.done[u.step], u) {
+			r.done[u.step] = append(r.done[u.step], u)
+		}
+		if r.pkg.Probation != nil {
+			if r.committed == nil {
+				r.committed = map[string]*memberState{}
+			}
+			r.committed[ms.m.Name] = ms
+		}
+		r.note(fmt.Sprintf("%s committed late and keeps version %d", ms.m.Name, ms.m.To))
+	} else {
+		what := ms.m.Name
+		if u.group() {
+			what += ", with its group " + u.unit.Group
+		}
+		r.note(fmt.Sprintf("%s committed late and was rolled back to version %d%s", ms.m.Name, ms.m.From, strings.TrimPrefix(what, ms.m.Name)))
+		r.rollBackUnits(ctx, []*unitState{u})
+	}
+	r.settle(ctx)
+}
+
+// keepLate says whether a member that committed late may keep the new
+// version: not when the package rolls back, nor when its group is (going)
+// back on the old one. A lone actor that is not rolled back counts as
+// updated.
+func (r *run) keepLate(ms *memberState) bool {
+	if r.rollingBackAll {
+		return false
+	}
+	if !ms.u.group() {
+		return true
+	}
+	for _, o := range ms.u.members {
+		if o != ms && o.updated && !o.queued {
+			return true // a peer stays on the new version: so does it
+		}
+	}
+	return false
+}
+
 // fail counts a failed unit against the budget.
 func (r *run) fail(ctx pa.Context, why string) {
 	r.failed++
@@ -365,7 +597,11 @@ func (r *run) halt(ctx pa.Context, outcome PackageOutcome, why string) {
 // settle moves the run on once nothing is in flight: next batch, next step,
 // rollback or the end.
 func (r *run) settle(ctx pa.Context) {
-	if r.inFlight > 0 || len(r.queue) > 0 || len(r.rollback) > 0 || r.ended {
+	if r.ended {
+		r.afterEnd(ctx)
+		return
+	}
+	if r.inFlight > 0 || len(r.queue) > 0 || len(r.rollback) > 0 {
 		return
 	}
 	if r.probing > 0 && r.step == len(r.plan.Steps)-1 && r.batch == len(r.plan.Steps[r.step].Batches)-1 {
@@ -413,6 +649,7 @@ func (r *run) resume(ctx pa.Context, nb *nextBatch) {
 
 // startRollback rolls back what was updated, step by step in reverse order.
 func (r *run) startRollback(ctx pa.Context) {
+	r.rollingBackAll = true
 	r.emit(&Event{Type: EventType_ROLLBACK_STARTED, Updated: uint32(r.updated)})
 	var units []*unitState
 	for step := len(r.done) - 1; step >= 0; step-- {
@@ -431,8 +668,14 @@ func (r *run) startRollback(ctx pa.Context) {
 func (r *run) rollBackUnits(ctx pa.Context, units []*unitState) {
 	for _, u := range units {
 		for i := len(u.members) - 1; i >= 0; i-- {
-			if ms := u.members[i]; ms.updated {
+			if ms := u.members[i]; ms.updated && !ms.queued {
+				ms.queued = true
 				r.rollback = append(r.rollback, ms)
+				if r.ended && r.m.kinds[ms.m.Kind] == "" && r.m.after[ms.m.Kind] == nil {
+					// After the end the kind is free: hold it while its
+					// actors go back.
+					r.m.after[ms.m.Kind] = r
+				}
 			}
 		}
 	}
@@ -459,8 +702,10 @@ func (r *run) rollbackNext(ctx pa.Context) {
 
 // onRollback takes the result of a member's rollback.
 func (r *run) onRollback(ctx pa.Context, ms *memberState, res *update.UpdateResult) {
-	r.m.untrack(ms)
-	ms.rollingBack = false
+	if !ms.writtenOff {
+		r.m.untrack(ms)
+	}
+	ms.rollingBack, ms.queued = false, false
 	r.sent--
 	if i := slices.Index(r.rollback, ms); i >= 0 {
 		r.rollback = slices.Delete(r.rollback, i, i+1)
@@ -481,52 +726,92 @@ func (r *run) onRollback(ctx pa.Context, ms *memberState, res *update.UpdateResu
 }
 
 // onProbation takes the end of a member's probation; a rollback counts as a
-// failure against the budget.
+// failure against the budget while the package runs. A group member that
+// went back takes its group with it, whether the package still runs, has
+// halted, was cancelled or is over.
 func (r *run) onProbation(ctx pa.Context, res *update.ProbationResult) {
-	if ms := r.committed[res.GetActor()]; ms != nil && r.pkg.Probation.Duration.Duration > 0 && !ms.probed {
+	ms := r.committed[res.GetActor()]
+	if ms != nil && !ms.probed {
 		ms.probed = true
-		r.probing--
-		defer r.settle(ctx)
+		if r.pkg.Probation.Duration.Duration > 0 && !r.ended {
+			r.probing--
+		}
 	}
-	r.emit(&Event{
-		Type: EventType_PROBATION_ENDED, Actor: res.GetActor(), Kind: res.GetKind(),
-		FromVersion: res.GetProbationVersion(), ToVersion: res.GetVersion(),
-		Probation: res.GetOutcome(), Reason: res.GetReason(), LatencyNs: res.GetDurationNs(),
-	})
+	ev := &Event{
+		Type: EventType_PROBATION_ENDED, FromVersion: res.GetProbationVersion(), ToVersion: res.GetVersion(),
+		Probation: res.GetOutcome(), Reason: clip(res.GetReason(), r.m.cfg.MaxReasonBytes, "MaxReasonBytes"), LatencyNs: res.GetDurationNs(),
+	}
+	if ms != nil {
+		ev.Actor, ev.Kind, ev.Group = ms.m.Name, ms.m.Kind, ms.u.unit.Group
+	} else {
+		ev.Actor, ev.Kind = clip(res.GetActor(), r.m.cfg.MaxIDBytes, "MaxIDBytes"), clip(res.GetKind(), r.m.cfg.MaxIDBytes, "MaxIDBytes")
+	}
+	r.emit(ev)
+	who := ev.Kind + " " + ev.Actor
 	switch res.GetOutcome() {
 	case update.ProbationOutcome_PROBATION_OUTCOME_ROLLED_BACK:
-		if ms := r.committed[res.GetActor()]; ms != nil && ms.updated {
-			ms.updated = false
+		if ms != nil && ms.updated {
+			ms.updated, ms.failedProbation = false, true
 			r.updated--
-			if ms.u.group() && !r.halted {
+			if ms.u.group() {
 				// The group must not stay split: its other members follow.
+				// (A group not done yet follows in unitDone.)
+				r.note(fmt.Sprintf("group %s was rolled back: %s failed its probation", ms.u.unit.Group, ms.m.Name))
 				r.rollBackUnits(ctx, []*unitState{ms.u})
 			}
 		}
 	case update.ProbationOutcome_PROBATION_OUTCOME_ROLLBACK_FAILED:
 	default:
+		r.settle(ctx)
 		return
 	}
-	r.fail(ctx, fmt.Sprintf("%s %s on probation: %s", res.GetKind(), res.GetActor(), res.GetReason()))
+	if r.ended {
+		r.failed++
+		r.changed = true
+	} else {
+		r.fail(ctx, fmt.Sprintf("%s on probation: %s", who, ev.Reason))
+	}
 	r.settle(ctx)
 }
 
+// afterEnd brings an ended run's late changes to its subscribers: once
+// its rollbacks are over, a PACKAGE_REVISED with the counts as they are
+// now. A run with nothing left to watch is forgotten.
+func (r *run) afterEnd(ctx pa.Context) {
+	if len(r.rollback) > 0 {
+		return
+	}
+	for k, w := range r.m.after {
+		if w == r {
+			delete(r.m.after, k)
+		}
+	}
+	if r.changed {
+		r.changed = false
+		r.emit(r.doneEvent(EventType_PACKAGE_REVISED, r.outcome, r.reason))
+	}
+	if !r.watched() {
+		delete(r.m.watching, r.uid)
+		r.stopTimers()
+	} else if r.needsSweep() && r.sweeper == nil {
+		r.armSweep(ctx)
+	}
+}
+
 func (r *run) finish(ctx pa.Context, outcome PackageOutcome, why string) {
-	r.ended = true
-	if r.timer != nil {
-		r.timer.Stop()
-	}
-	if r.sweeper != nil {
-		r.sweeper.Stop()
-	}
-	ev := &Event{
-		Type: EventType_PACKAGE_DONE, PackageOutcome: outcome, Reason: why, LatencyNs: int64(time.Since(r.start)),
-		Updated: uint32(r.updated), Failed: uint32(r.failed), RolledBack: uint32(r.rolledBack),
-	}
+	r.stopTimers()
+	ev := r.doneEvent(EventType_PACKAGE_DONE, outcome, why)
 	r.emit(ev)
+	r.ended, r.outcome, r.reason, r.changed = true, outcome, why, false
 	r.m.end(r)
 	if r.finished != nil {
-		r.finished <- ev
+		r.finished <- runEnd{ev: ev}
+	}
+	if r.watched() {
+		r.m.watching[r.uid] = r
+		if r.needsSweep() {
+			r.armSweep(ctx)
+		}
 	}
 }
 
