@@ -373,6 +373,8 @@ func (p *jparser) listLimit(s shape) (string, int) {
 		return "MaxGroups", p.lim.MaxGroups
 	case shOrder:
 		return "MaxOrder", p.lim.MaxOrder
+	case shActors:
+		return "MaxTargets", p.lim.MaxTargets
 	}
 	return "MaxList", p.lim.MaxList
 }
