@@ -28,4 +28,12 @@
 //     does; an update in progress is aborted first.
 //   - A stopped actor is removed from the node's Directory; an UpdateActor
 //     still in its mailbox when it stops gets no answer.
+//   - A request is checked against its limits (UpdateActor.Validate, see
+//     package update) as it arrives, before it is queued: one that fails is
+//     rejected at once, not after the updates ahead of it.
+//   - The requester of an update with probation gets its UpdateResult only;
+//     the ProbationResult goes to the probation's report_to. When nobody is
+//     named, the end of a probation is logged on the actor system's logger
+//     ("molt: probation ended", a warning for a rollback) and a rollback
+//     shows in the Directory.
 package actor

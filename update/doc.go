@@ -13,12 +13,30 @@
 // messages queued before it. Every user message the actor has not yet
 // received when the update starts goes to the version that runs after it.
 //
+// A requester gets one answer to one request: the UpdateResult. (A staged
+// update, for all-or-nothing groups, answers STAGED first and its final
+// result once decided.) With a Probation, how the window after the commit
+// ended goes in a ProbationResult to the actor Probation.report_to names
+// (RefOf makes the reference), never to the requester; with no report_to
+// none is sent, and the outcome shows in the node's directory and log.
+//
+// # Limits
+//
+// Requests may come from other processes, so what they carry is bounded:
+// a deadline from MinDeadline to MaxDeadline, a probation up to
+// MaxProbation, ids up to MaxIDLength bytes, groups up to MaxGroupMembers,
+// an abort's reason up to MaxReasonLength bytes. UpdateActor.Validate,
+// CommitUpdate.Validate and AbortUpdate.Validate check them; an actor
+// checks a request as it arrives and rejects one over a limit with a
+// reason naming it, without echoing an oversized id (EchoID).
+//
 // # The six phases
 //
 // Start and Continue run, in order, on the actor's own goroutine:
 //
-//  1. Initialization: the request is validated (target version, deadline,
-//     optional from_version) and planned against the registry: the chain of
+//  1. Initialization: the request is validated (its limits, target
+//     version, deadline, optional from_version; an update to the version
+//     the actor runs has nothing to do) and planned against the registry: the chain of
 //     migrations and the check of the message interface. Nothing has been
 //     touched; a failure here rejects the update.
 //  2. Notification: a Notifiable behaviour hears that the update is coming.
@@ -45,8 +63,8 @@
 //
 // # What is bounded and what is not
 //
-// The deadline (DefaultDeadline unless the request sets one, at most
-// MaxDeadline) bounds waiting for the stable state, and is checked again
+// The deadline (DefaultDeadline unless the request sets one, from
+// MinDeadline to MaxDeadline) bounds waiting for the stable state, and is checked again
 // after state transfer. Hooks and migrations are the behaviour's own code
 // running on its goroutine: one that blocks forever cannot be interrupted,
 // as no Go code can be, so keep them short and non-blocking.

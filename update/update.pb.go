@@ -562,7 +562,8 @@ func (x *AbortUpdate) GetReason() string {
 	return ""
 }
 
-// ProbationResult reports the end of a probation.
+// ProbationResult reports the end of a probation. It goes to the actor that
+// Probation.report_to names, never to the requester of the update.
 type ProbationResult struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	UpdateId string                 `protobuf:"bytes,1,opt,name=update_id,json=updateId,proto3" json:"update_id,omitempty"`
