@@ -24,9 +24,11 @@ func (*stuck) Receive(ctx pa.Context) {}
 
 // TestDeadlineOverrun measures how late an update's abort comes after its
 // deadline, against actors that never become stable, and logs the
-// percentiles. It asserts only what cannot flake on a loaded machine: no
-// abort before its deadline, none more than a second after it. Timing
-// targets belong in the benchmarks. MOLT_DEADLINE_TRIES sets the number of
+// percentiles beside those of plain timers of the same durations run
+// meanwhile, which say how late this machine wakes anything. It asserts
+// only what cannot flake on a loaded machine: no abort before its deadline,
+// none more than 2 s later than the latest plain timer. Timing targets
+// belong in the benchmarks. MOLT_DEADLINE_TRIES sets the number of
 // updates (500 by default), for a longer run:
 //
 //	MOLT_DEADLINE_TRIES=20000 go test -run TestDeadlineOverrun -v ./actor/
@@ -75,7 +77,29 @@ func TestDeadlineOverrun(t *testing.T) {
 			}
 		}()
 	}
+	// The same deadlines as plain timers, meanwhile: how late the machine
+	// itself wakes a goroutine, to read molt's numbers against.
+	stop := make(chan struct{})
+	var timers []time.Duration
+	controlled := make(chan struct{})
+	go func() {
+		defer close(controlled)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			d := time.Duration(2+i%4) * time.Millisecond
+			start := time.Now()
+			tm := time.NewTimer(d)
+			<-tm.C
+			timers = append(timers, time.Since(start)-d)
+		}
+	}()
 	wg.Wait()
+	close(stop)
+	<-controlled
 	close(errs)
 	for e := range errs {
 		t.Error(e)
@@ -87,10 +111,22 @@ func TestDeadlineOverrun(t *testing.T) {
 	at := func(p float64) time.Duration { return overruns[int(p*float64(len(overruns)-1))] }
 	t.Logf("abort after the deadline, %d updates with deadlines of 2 to 5 ms on %d actors: p50 %v, p90 %v, p99 %v, max %v",
 		tries, actors, at(0.50), at(0.90), at(0.99), overruns[len(overruns)-1])
+	slices.Sort(timers)
+	if len(timers) > 0 {
+		tat := func(p float64) time.Duration { return timers[int(p*float64(len(timers)-1))] }
+		t.Logf("plain timers meanwhile, %d: p50 %v, p90 %v, p99 %v, max %v", len(timers), tat(0.50), tat(0.90), tat(0.99), timers[len(timers)-1])
+	}
 	if overruns[0] < 0 {
 		t.Errorf("an update aborted %v before its deadline", -overruns[0])
 	}
-	if worst := overruns[len(overruns)-1]; worst > time.Second {
-		t.Errorf("an update aborted %v after its deadline; even a loaded machine should manage within a second", worst)
+	// A starved process (seen: 1.3 s under -race with a load of 6 on two
+	// cores) wakes everything late, so the bound moves with the worst plain
+	// timer measured meanwhile.
+	limit := 2 * time.Second
+	if len(timers) > 0 {
+		limit += timers[len(timers)-1]
+	}
+	if worst := overruns[len(overruns)-1]; worst > limit {
+		t.Errorf("an update aborted %v after its deadline, over %v (2 s more than the latest plain timer meanwhile)", worst, limit)
 	}
 }
