@@ -23,6 +23,14 @@
 // manager then rolls the committed members back through their down
 // migrations.
 //
+// A group stays whole after its commit too. A member that fails its
+// probation takes its group back with it, while the package runs, after it
+// halted or was cancelled, and after it ended (the manager watches an ended
+// package's groups on probation, and reports what it did in a
+// PACKAGE_REVISED event). A member that does not answer in time is written
+// off as failed, told to abort, and, if it still commits, rolled back in
+// line with its group.
+//
 // # One package per kind
 //
 // A package that touches a kind another running package updates is refused

@@ -393,3 +393,29 @@ func hasEvent(es []*manager.Event, typ manager.EventType) bool {
 	}
 	return false
 }
+
+// TestGroupProbationFailureBeforeTheGroupIsDone: ga commits and fails its
+// probation while gb is still taking over. Before the fix, ga's rollback
+// found no committed peer to take back, then gb committed and the group
+// counted as committed: ga on version 1, gb on version 2.
+func TestGroupProbationFailureBeforeTheGroupIsDone(t *testing.T) {
+	node, m := setupGK(t)
+	ms := spawnGK(t, node, "ga", "gb")
+	ask(t, node, ms["ga"].pid, &arm{Fail: "probation-panic"})
+	ask(t, node, ms["gb"].pid, &arm{Fail: "slow-switch"})
+	pkg := &manifest.Package{
+		ID:         "probation-early",
+		Updates:    []manifest.KindUpdate{{Kind: "gk", To: 2, Targets: manifest.Targets{Actors: []string{"ga", "gb"}}}},
+		Groups:     []manifest.Group{{Name: "g", Members: []string{"ga", "gb"}}},
+		Quiescence: manifest.Quiescence{PerActor: manifest.Duration{Duration: time.Second}},
+		Probation:  &manifest.Probation{Messages: 100},
+	}
+	done, rec := runWithin(t, m, pkg, 20*time.Second, func(e *manager.Event) {
+		if e.GetType() == manager.EventType_GROUP_STAGED {
+			node.Root().Send(ms["ga"].pid, &boom{}) // held, then handled by version 2 on probation
+		}
+	})
+	if v := groupVersion(t, node, ms["ga"], ms["gb"]); v != 1 || done.GetUpdated() != 0 {
+		t.Errorf("group g on version %d, PACKAGE_DONE %v; want both back on 1 and 0 updated\nevents: %v", v, done, rec.types())
+	}
+}

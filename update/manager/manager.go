@@ -56,7 +56,8 @@ func SpawnConfig(node *molt.Node, cfg Config) (*Manager, error) {
 func (m *Manager) PID() *pa.PID { return m.pid }
 
 // Stop stops the manager actor. Packages still running stop where they
-// are: no new update starts, and the results of those in flight are lost.
+// are: no new update starts, and the results of those in flight are lost;
+// their Run returns ErrStopped, saying where each was.
 func (m *Manager) Stop() {
 	select {
 	case <-m.stopped:
@@ -108,7 +109,17 @@ func (m *Manager) Run(ctx context.Context, pkg *manifest.Package, onEvent func(*
 		case <-ctx.Done():
 			return nil, fmt.Errorf("manager: package %q not accepted: %w", pkg.ID, ctx.Err())
 		case <-m.stopped:
-			return nil, fmt.Errorf("%w before package %q was accepted", ErrStopped, pkg.ID)
+			// The answer may have come just before the stop: then the
+			// package's end, with its state, is there too.
+			select {
+			case r := <-reply:
+				if r.err != nil {
+					return nil, r.err
+				}
+				accepted = true
+			default:
+				return nil, fmt.Errorf("%w before package %q was accepted", ErrStopped, pkg.ID)
+			}
 		case <-tick.C:
 			if m.node.System().IsStopped() {
 				return nil, fmt.Errorf("%w: the node shut down before package %q was accepted", ErrStopped, pkg.ID)

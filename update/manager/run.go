@@ -440,15 +440,16 @@ func (r *run) unitDone(ctx pa.Context, u *unitState) {
 		}
 		r.emit(&Event{Type: t, Step: uint32(u.step + 1), Group: u.unit.Group, Reason: u.failure, LatencyNs: int64(time.Since(u.start))})
 	}
-	if u.group() && u.committed > 0 && ok {
-		for _, ms := range u.members {
-			if ms.failedProbation {
-				// A member went back on probation before its group was
-				// done: the group follows it.
-				ok = false
+	probationFailed := false // counted already, by onProbation
+	for _, ms := range u.members {
+		if ms.failedProbation && u.group() {
+			// It went back on probation before its group was done: the
+			// group follows it.
+			probationFailed, ok = true, false
+			if u.failure == "" {
 				u.failure = fmt.Sprintf("%s %s failed its probation", ms.m.Kind, ms.m.Name)
-				r.note(fmt.Sprintf("group %s was rolled back: %s", u.unit.Group, u.failure))
 			}
+			r.note(fmt.Sprintf("group %s was rolled back: %s failed its probation", u.unit.Group, ms.m.Name))
 		}
 	}
 	if u.committed > 0 {
@@ -463,7 +464,7 @@ func (r *run) unitDone(ctx pa.Context, u *unitState) {
 			for _, ms := range u.members {
 				if ms.updated {
 					r.committed[ms.m.Name] = ms
-					if r.pkg.Probation.Duration.Duration > 0 {
+					if r.pkg.Probation.Duration.Duration > 0 && !ms.probed {
 						r.probing++
 					}
 				}
@@ -472,7 +473,9 @@ func (r *run) unitDone(ctx pa.Context, u *unitState) {
 	}
 	if !ok {
 		r.stepFail++
-		r.fail(ctx, u.failure)
+		if !probationFailed {
+			r.fail(ctx, u.failure)
+		}
 		if u.canary {
 			r.halt(ctx, PackageOutcome_PACKAGE_OUTCOME_HALTED, "a canary failed: "+u.failure)
 		}
@@ -730,10 +733,16 @@ func (r *run) onRollback(ctx pa.Context, ms *memberState, res *update.UpdateResu
 // went back takes its group with it, whether the package still runs, has
 // halted, was cancelled or is over.
 func (r *run) onProbation(ctx pa.Context, res *update.ProbationResult) {
-	ms := r.committed[res.GetActor()]
+	ms, inFlight := r.committed[res.GetActor()], false
+	if ms == nil {
+		// A member's probation can end before its group is done (a peer
+		// still taking over): the unit is not counted yet.
+		ms = r.inFlightMember(res.GetActor())
+		inFlight = ms != nil
+	}
 	if ms != nil && !ms.probed {
 		ms.probed = true
-		if r.pkg.Probation.Duration.Duration > 0 && !r.ended {
+		if r.pkg.Probation.Duration.Duration > 0 && !r.ended && !inFlight {
 			r.probing--
 		}
 	}
@@ -752,8 +761,12 @@ func (r *run) onProbation(ctx pa.Context, res *update.ProbationResult) {
 	case update.ProbationOutcome_PROBATION_OUTCOME_ROLLED_BACK:
 		if ms != nil && ms.updated {
 			ms.updated, ms.failedProbation = false, true
-			r.updated--
-			if ms.u.group() {
+			if inFlight {
+				ms.u.committed-- // unitDone takes the group back
+			} else {
+				r.updated--
+			}
+			if ms.u.group() && !inFlight {
 				// The group must not stay split: its other members follow.
 				// (A group not done yet follows in unitDone.)
 				r.note(fmt.Sprintf("group %s was rolled back: %s failed its probation", ms.u.unit.Group, ms.m.Name))
@@ -772,6 +785,18 @@ func (r *run) onProbation(ctx pa.Context, res *update.ProbationResult) {
 		r.fail(ctx, fmt.Sprintf("%s on probation: %s", who, ev.Reason))
 	}
 	r.settle(ctx)
+}
+
+// inFlightMember finds a member of a unit still in flight by name.
+func (r *run) inFlightMember(name string) *memberState {
+	for u := range r.active {
+		for _, ms := range u.members {
+			if ms.m.Name == name {
+				return ms
+			}
+		}
+	}
+	return nil
 }
 
 // afterEnd brings an ended run's late changes to its subscribers: once
