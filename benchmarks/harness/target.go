@@ -86,8 +86,8 @@ func StartTarget(ctx context.Context, t Target) (*Updater, error) {
 		return nil, fmt.Errorf("harness: target %q has no Kind", t.name())
 	case len(versions) < 2:
 		return nil, fmt.Errorf("harness: target %q needs at least two versions to cycle through, has %v", t.name(), versions)
-	case t.Deadline < 0 || t.Deadline > update.MaxDeadline:
-		return nil, fmt.Errorf("harness: target %q: deadline %v is out of range (0, %v]", t.name(), t.Deadline, update.MaxDeadline)
+	case t.Deadline != 0 && (t.Deadline < update.MinDeadline || t.Deadline > update.MaxDeadline):
+		return nil, fmt.Errorf("harness: target %q: deadline %v is out of range: give one from %v to %v, or 0 for the default", t.name(), t.Deadline, update.MinDeadline, update.MaxDeadline)
 	}
 	for i, from := range versions {
 		to := versions[(i+1)%len(versions)]

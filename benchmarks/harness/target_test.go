@@ -183,6 +183,7 @@ func TestStartTargetNeedsAPathAroundTheCycle(t *testing.T) {
 		{Catalog: cat},
 		{Catalog: cat, Kind: "wallet", Versions: []uint32{1}},
 		{Catalog: cat, Kind: "wallet", Deadline: -time.Second},
+		{Catalog: cat, Kind: "wallet", Deadline: time.Microsecond}, // under update.MinDeadline
 	} {
 		if _, err := harness.StartTarget(context.Background(), bad); err == nil {
 			t.Errorf("StartTarget(%+v) succeeded, want an error", bad)

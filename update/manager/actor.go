@@ -181,7 +181,7 @@ func (m *managerActor) runDocument(ctx pa.Context, msg *RunPackage) {
 		ctx.Respond(&PackageRefused{Reason: err.Error()})
 		return
 	}
-	pkg, err := manifest.Load(bytes.NewReader(msg.GetDocument()), format)
+	pkg, err := manifest.LoadLimited(bytes.NewReader(msg.GetDocument()), format, manifest.Limits{MaxBytes: m.cfg.MaxDocumentBytes})
 	if err == nil {
 		var plan *manifest.Plan
 		if plan, err = m.start(ctx, pkg, msg.GetDryRun(), nil, nil); err == nil {

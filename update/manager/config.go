@@ -9,9 +9,10 @@ import (
 // from other processes, so everything it keeps or echoes from them is
 // bounded; the defaults are far beyond what an honest caller sends.
 const (
-	// DefaultMaxDocumentBytes bounds a RunPackage's document: a package
-	// naming a hundred thousand actors one by one is a few megabytes.
-	DefaultMaxDocumentBytes = 16 << 20
+	// DefaultMaxDocumentBytes bounds a RunPackage's document: the
+	// manifest's own default (manifest.Limits.MaxBytes), which a package
+	// naming ten thousand actors one by one stays well within.
+	DefaultMaxDocumentBytes = 1 << 20
 	// DefaultMaxIDBytes bounds a package id (in a RunPackage's document
 	// and in CancelPackage).
 	DefaultMaxIDBytes = 256
@@ -33,7 +34,9 @@ const maxIDCeiling = 1000
 // field takes its default (the Default* constants); Spawn uses the zero
 // Config.
 type Config struct {
-	// MaxDocumentBytes bounds the size of a RunPackage's document.
+	// MaxDocumentBytes bounds the size of a RunPackage's document; the
+	// document is read with manifest.LoadLimited under this MaxBytes and
+	// the manifest's default limits otherwise.
 	MaxDocumentBytes int
 	// MaxIDBytes bounds the length of a package id; at most 1000.
 	MaxIDBytes int
@@ -91,3 +94,4 @@ func clip(s string, max int, limit string) string {
 	}
 	return s[:cut] + fmt.Sprintf("… (cut: %d bytes, over the manager's %s of %d)", len(s), limit, max)
 }
+

@@ -68,7 +68,7 @@ func (g *gkV2) Receive(ctx pa.Context) {
 		}
 	case *update.VersionChanged:
 		if strings.Contains(g.Fail, "slow-switch") && m.To == 2 {
-			time.Sleep(1500 * time.Millisecond) // busy taking over
+			time.Sleep(slowFor) // busy taking over
 		}
 	case *nap:
 		if m.Started != nil {
@@ -248,9 +248,12 @@ func TestWrittenOffMemberIsBroughtInLine(t *testing.T) {
 			ms := spawnGK(t, node, "slow", "peer")
 			sub := newSubscriber(t, node, m)
 			pkg := &manifest.Package{
-				ID:         "written-off",
-				Updates:    []manifest.KindUpdate{{Kind: "gk", To: 2, Targets: manifest.Targets{Actors: []string{"slow", "peer"}}}},
-				Quiescence: manifest.Quiescence{PerActor: manifest.Duration{Duration: 20 * time.Millisecond}},
+				ID:      "written-off",
+				Updates: []manifest.KindUpdate{{Kind: "gk", To: 2, Targets: manifest.Targets{Actors: []string{"slow", "peer"}}}},
+				// Long enough that a staged peer gets its decision on a
+				// loaded machine; the sweep then writes slow off after
+				// 2 × 100 ms + 1 s, well before slowFor ends.
+				Quiescence: manifest.Quiescence{PerActor: manifest.Duration{Duration: 100 * time.Millisecond}},
 				Rollout:    manifest.Rollout{OnBudgetExceeded: tc.policy},
 			}
 			if tc.group {
@@ -260,7 +263,7 @@ func TestWrittenOffMemberIsBroughtInLine(t *testing.T) {
 				ask(t, node, ms["slow"].pid, &arm{Fail: "slow-switch"})
 			} else {
 				napping := make(chan struct{})
-				node.Root().Send(ms["slow"].pid, &nap{D: 1500 * time.Millisecond, Started: napping})
+				node.Root().Send(ms["slow"].pid, &nap{D: slowFor, Started: napping})
 				<-napping
 			}
 			es := &events{t: t, sub: sub, id: pkg.ID}
@@ -393,6 +396,10 @@ func hasEvent(es []*manager.Event, typ manager.EventType) bool {
 	}
 	return false
 }
+
+// slowFor is how long a slow member is busy: well past the sweep's answer
+// limit of the written-off tests (2 × 100 ms + 1 s).
+const slowFor = 2500 * time.Millisecond
 
 // TestGroupProbationFailureBeforeTheGroupIsDone: ga commits and fails its
 // probation while gb is still taking over. Before the fix, ga's rollback

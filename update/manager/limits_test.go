@@ -130,3 +130,23 @@ func TestConfigValidate(t *testing.T) {
 		t.Errorf("SpawnConfig with a bad Config: %v, %v", m, err)
 	}
 }
+
+// TestDefaultDocumentLimitIsTheManifests: a document the manager lets
+// through by default, the loader must not refuse for its size.
+func TestDefaultDocumentLimitIsTheManifests(t *testing.T) {
+	if got, want := manager.DefaultMaxDocumentBytes, manifest.DefaultLimits().MaxBytes; got != want {
+		t.Errorf("manager.DefaultMaxDocumentBytes is %d, manifest.DefaultLimits().MaxBytes %d", got, want)
+	}
+}
+
+// TestRaisedDocumentLimitReachesTheLoader: a manager configured for larger
+// documents reads them; the manifest's own default does not stop them.
+func TestRaisedDocumentLimitReachesTheLoader(t *testing.T) {
+	node, m := spawnLimited(t, manager.Config{MaxDocumentBytes: 4 << 20})
+	spawn(t, node, "acct", "a", "b")
+	doc := yamlPackage + "\n" + strings.Repeat("# padding\n", 200_000) // 2 MB
+	v := ask(t, node, m.PID(), &manager.RunPackage{Format: "yaml", Document: []byte(doc), DryRun: true})
+	if acc, ok := v.(*manager.PackageAccepted); !ok || acc.GetActors() != 2 {
+		t.Fatalf("a %d-byte document under a 4 MiB limit: %v; want a dry run of 2 actors", len(doc), v)
+	}
+}

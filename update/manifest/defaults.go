@@ -4,6 +4,8 @@ import (
 	"maps"
 	"slices"
 	"time"
+
+	"github.com/molt-go/molt/update"
 )
 
 // Rollout strategies and budget actions, the values of Rollout.Strategy and
@@ -30,14 +32,19 @@ const (
 const (
 	// DefaultPerActor is Quiescence.PerActor when the package gives none.
 	DefaultPerActor = 2 * time.Second
-	// MaxPerActor is the longest per-actor deadline a package may ask for
-	// (the bound the update protocol enforces).
-	MaxPerActor = 10 * time.Minute
+	// MinPerActor and MaxPerActor bound the per-actor deadline a package
+	// may ask for: the bounds the update protocol enforces
+	// (update.MinDeadline and update.MaxDeadline).
+	MinPerActor = update.MinDeadline
+	MaxPerActor = update.MaxDeadline
+	// MaxGroupMembers is the most members a group may have: the most names
+	// one staged update can carry (update.MaxGroupMembers).
+	MaxGroupMembers = update.MaxGroupMembers
 	// DefaultMaxInFlight is Rollout.MaxInFlight when the package gives none.
 	DefaultMaxInFlight = 64
 	// MaxProbation is the longest probation window in time, the bound the
 	// update protocol enforces.
-	MaxProbation = 24 * time.Hour
+	MaxProbation = update.MaxProbation
 	// DefaultBatchSize is Rollout.BatchSize of a rolling rollout that gives
 	// none.
 	DefaultBatchSize = 100

@@ -102,7 +102,8 @@ func (ps problems) err() error {
 //     after; no name depends on itself, names are kinds or actors of the
 //     package, and there is no cycle, reported as "order: cycle a -> b -> a"
 //     (a depends on b, b on a).
-//   - quiescence.perActor is > 0 and <= 10m, quiescence.package >= 0.
+//   - quiescence.perActor is from 1ms to 10m, quiescence.package >= 0.
+//   - a group names at most MaxGroupMembers members.
 //   - rollout.strategy is all-at-once or rolling, onBudgetExceeded halt or
 //     rollback; maxInFlight, batchSize, canaries, failureBudget and pause
 //     are >= 0; batchSize, canaries and pause only with rolling.
@@ -212,6 +213,9 @@ func Validate(p *Package) error {
 		if len(g.Members) == 0 {
 			ps.add(at+".members", "at least one member is required")
 		}
+		if n := len(g.Members); n > MaxGroupMembers {
+			ps.add(at+".members", "%d members, over the limit of %d that one all-or-nothing update can name (update.MaxGroupMembers); split the group", n, MaxGroupMembers)
+		}
 		inGroup := map[string]int{}
 		for j, m := range g.Members {
 			mp := at + ".members[" + strconv.Itoa(j) + "]"
@@ -277,8 +281,8 @@ func Validate(p *Package) error {
 
 	// Quiescence.
 	q := p.Quiescence
-	if d := q.PerActor.Duration; d < 0 || d > MaxPerActor {
-		ps.add("quiescence.perActor", "must be > 0 and <= %s (unset: %s); got %s", fmtDuration(MaxPerActor), fmtDuration(DefaultPerActor), fmtDuration(d))
+	if d := q.PerActor.Duration; d < 0 || d > MaxPerActor || d > 0 && d < MinPerActor {
+		ps.add("quiescence.perActor", "must be from %s to %s (unset: %s); got %s", fmtDuration(MinPerActor), fmtDuration(MaxPerActor), fmtDuration(DefaultPerActor), fmtDuration(d))
 	}
 	if q.Package.Duration < 0 {
 		ps.add("quiescence.package", "must be >= 0 (unset: no bound); got %v", q.Package.Duration)

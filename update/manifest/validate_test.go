@@ -2,6 +2,7 @@ package manifest_test
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -78,7 +79,7 @@ probation: {}
 		"order[2].after: at least one name is required",
 		"order: cycle a -> b -> a",
 		"order: cycle account -> ledger -> account",
-		"quiescence.perActor: must be > 0 and <= 10m (unset: 2s); got 11m",
+		"quiescence.perActor: must be from 1ms to 10m (unset: 2s); got 11m",
 		"quiescence.package: must be >= 0",
 		`rollout.strategy: "fast" is not one of all-at-once, rolling`,
 		"rollout.maxInFlight: must be >= 0; got -1",
@@ -128,7 +129,9 @@ func TestValidateRules(t *testing.T) {
 		{"cycle through an actor", func(p *manifest.Package) {
 			p.Order = append(p.Order, manifest.Dependency{Name: "main-ledger", After: []string{"account"}})
 		}, []string{"order: cycle account -> main-ledger -> account"}},
-		{"negative per-actor deadline", func(p *manifest.Package) { p.Quiescence.PerActor = ms(-1) }, []string{"quiescence.perActor: must be > 0 and <= 10m"}},
+		{"negative per-actor deadline", func(p *manifest.Package) { p.Quiescence.PerActor = ms(-1) }, []string{"quiescence.perActor: must be from 1ms to 10m"}},
+		// Below update.MinDeadline every actor would reject its update.
+		{"per-actor deadline under the minimum", func(p *manifest.Package) { p.Quiescence.PerActor = manifest.Duration{Duration: time.Microsecond} }, []string{"quiescence.perActor: must be from 1ms to 10m (unset: 2s); got 1µs"}},
 		{"strategy", func(p *manifest.Package) { p.Rollout.Strategy = "fast" }, []string{`rollout.strategy: "fast" is not one of all-at-once, rolling`}},
 		{"canaries with all-at-once", func(p *manifest.Package) {
 			p.Rollout.Strategy = "all-at-once"
@@ -221,5 +224,28 @@ func TestClone(t *testing.T) {
 	c.Probation.Messages = 1
 	if !reflect.DeepEqual(p, bankPackage()) {
 		t.Errorf("changing the clone changed the original: %+v", p)
+	}
+}
+
+// TestValidateRefusesGroupsLargerThanAnUpdateCanName: a group is staged as
+// one update that names every member, which an actor refuses beyond
+// update.MaxGroupMembers names; Validate says so first.
+func TestValidateRefusesGroupsLargerThanAnUpdateCanName(t *testing.T) {
+	members := make([]string, manifest.MaxGroupMembers+1)
+	for i := range members {
+		members[i] = fmt.Sprintf("a%d", i)
+	}
+	p := &manifest.Package{
+		ID:      "big-group",
+		Updates: []manifest.KindUpdate{{Kind: "k", To: 2, Targets: manifest.Targets{Actors: members}}},
+		Groups:  []manifest.Group{{Name: "g", Members: members}},
+	}
+	err := manifest.Validate(p)
+	if want := "groups[0].members: 4097 members, over the limit of 4096"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Validate of a %d-member group: got %v, want a problem %q", len(members), err, want)
+	}
+	p.Groups[0].Members = members[:manifest.MaxGroupMembers]
+	if err := manifest.Validate(p); err != nil {
+		t.Fatalf("Validate of a %d-member group: %v", manifest.MaxGroupMembers, err)
 	}
 }
