@@ -94,4 +94,3 @@ func clip(s string, max int, limit string) string {
 	}
 	return s[:cut] + fmt.Sprintf("… (cut: %d bytes, over the manager's %s of %d)", len(s), limit, max)
 }
-
