@@ -39,53 +39,7 @@ func (p *Plan) Format(w io.Writer) error {
 // String returns the dry-run text of the plan (see WriteTo).
 func (p *Plan) String() string {
 	var b strings.Builder
-	pkg := p.Package
-	if pkg == nil {
-		pkg = &Package{}
-	}
-	fmt.Fprintf(&b, "package %s", pkg.ID)
-	if d := strings.Join(strings.Fields(pkg.Description), " "); d != "" {
-		fmt.Fprintf(&b, ": %s", d)
-	}
-	b.WriteString("\n")
-
-	r := pkg.Rollout
-	b.WriteString("rollout: ")
-	if r.Strategy == StrategyRolling {
-		fmt.Fprintf(&b, "rolling, %s, batches of %s, ", plural(r.Canaries, "canary", "canaries"), plural(r.BatchSize, "unit", "units"))
-	} else {
-		b.WriteString("all at once, ")
-	}
-	fmt.Fprintf(&b, "at most %d in flight, ", r.MaxInFlight)
-	if r.Strategy == StrategyRolling {
-		if r.Pause.Duration > 0 {
-			fmt.Fprintf(&b, "pause %s, ", fmtDuration(r.Pause.Duration))
-		} else {
-			b.WriteString("no pause, ")
-		}
-	}
-	fmt.Fprintf(&b, "failure budget %d then %s\n", r.FailureBudget, r.OnBudgetExceeded)
-
-	q := pkg.Quiescence
-	fmt.Fprintf(&b, "quiescence: %s per actor, ", fmtDuration(q.PerActor.Duration))
-	if q.Package.Duration > 0 {
-		fmt.Fprintf(&b, "%s for the package\n", fmtDuration(q.Package.Duration))
-	} else {
-		b.WriteString("no bound for the package\n")
-	}
-
-	b.WriteString("probation: ")
-	switch pr := pkg.Probation; {
-	case pr == nil:
-		b.WriteString("none\n")
-	case pr.Messages > 0 && pr.Duration.Duration > 0:
-		fmt.Fprintf(&b, "%s or %s after commit, whichever ends first\n", plural(pr.Messages, "message", "messages"), fmtDuration(pr.Duration.Duration))
-	case pr.Messages > 0:
-		fmt.Fprintf(&b, "%s after commit\n", plural(pr.Messages, "message", "messages"))
-	default:
-		fmt.Fprintf(&b, "%s after commit\n", fmtDuration(pr.Duration.Duration))
-	}
-
+	p.writeHeader(&b)
 	if len(p.Steps) == 0 {
 		b.WriteString("nothing to update\n")
 	}
@@ -115,11 +69,66 @@ func (p *Plan) String() string {
 			fmt.Fprintf(&b, "  %s %s %d: %s\n", s.Name, s.Kind, s.Version, s.Reason)
 		}
 	}
+	p.writeTotal(&b)
+	return b.String()
+}
+
+// writeHeader writes the package line and its settings, the same in the
+// dry run and its summary.
+func (p *Plan) writeHeader(b *strings.Builder) {
+	pkg := p.Package
+	if pkg == nil {
+		pkg = &Package{}
+	}
+	fmt.Fprintf(b, "package %s", pkg.ID)
+	if d := strings.Join(strings.Fields(pkg.Description), " "); d != "" {
+		fmt.Fprintf(b, ": %s", d)
+	}
+	b.WriteString("\n")
+
+	r := pkg.Rollout
+	b.WriteString("rollout: ")
+	if r.Strategy == StrategyRolling {
+		fmt.Fprintf(b, "rolling, %s, batches of %s, ", plural(r.Canaries, "canary", "canaries"), plural(r.BatchSize, "unit", "units"))
+	} else {
+		b.WriteString("all at once, ")
+	}
+	fmt.Fprintf(b, "at most %d in flight, ", r.MaxInFlight)
+	if r.Strategy == StrategyRolling {
+		if r.Pause.Duration > 0 {
+			fmt.Fprintf(b, "pause %s, ", fmtDuration(r.Pause.Duration))
+		} else {
+			b.WriteString("no pause, ")
+		}
+	}
+	fmt.Fprintf(b, "failure budget %d then %s\n", r.FailureBudget, r.OnBudgetExceeded)
+
+	q := pkg.Quiescence
+	fmt.Fprintf(b, "quiescence: %s per actor, ", fmtDuration(q.PerActor.Duration))
+	if q.Package.Duration > 0 {
+		fmt.Fprintf(b, "%s for the package\n", fmtDuration(q.Package.Duration))
+	} else {
+		b.WriteString("no bound for the package\n")
+	}
+
+	b.WriteString("probation: ")
+	switch pr := pkg.Probation; {
+	case pr == nil:
+		b.WriteString("none\n")
+	case pr.Messages > 0 && pr.Duration.Duration > 0:
+		fmt.Fprintf(b, "%s or %s after commit, whichever ends first\n", plural(pr.Messages, "message", "messages"), fmtDuration(pr.Duration.Duration))
+	case pr.Messages > 0:
+		fmt.Fprintf(b, "%s after commit\n", plural(pr.Messages, "message", "messages"))
+	default:
+		fmt.Fprintf(b, "%s after commit\n", fmtDuration(pr.Duration.Duration))
+	}
+}
+
+func (p *Plan) writeTotal(b *strings.Builder) {
 	batches, units, actors := p.Counts()
-	fmt.Fprintf(&b, "total: %s, %s, %s, %s, %d skipped\n",
+	fmt.Fprintf(b, "total: %s, %s, %s, %s, %d skipped\n",
 		plural(len(p.Steps), "step", "steps"), plural(batches, "batch", "batches"),
 		plural(units, "unit", "units"), plural(actors, "actor", "actors"), len(p.Skipped))
-	return b.String()
 }
 
 func plural(n int, one, many string) string {
