@@ -3,6 +3,7 @@ package registry
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"reflect"
 	"slices"
 	"sort"
@@ -55,9 +56,11 @@ var (
 // migrations between them. The zero value is not usable; call New. A Catalog
 // is safe for concurrent use, and versions may be added while actors run.
 type Catalog struct {
-	mu    sync.RWMutex
-	kinds map[string]*kindEntry
-	plans map[planKey]*Plan // cleared by every registration
+	mu       sync.RWMutex
+	kinds    map[string]*kindEntry
+	plans    map[planKey]*Plan // cleared by every registration
+	logger   *slog.Logger
+	warnings []Warning
 }
 
 type kindEntry struct {
@@ -92,9 +95,34 @@ type planKey struct {
 	from, to uint32
 }
 
+// Option configures a catalogue.
+type Option func(*Catalog)
+
+// WithLogger sets the logger of Register's warnings; the default is
+// slog.Default().
+func WithLogger(l *slog.Logger) Option {
+	return func(c *Catalog) {
+		if l != nil {
+			c.logger = l
+		}
+	}
+}
+
 // New returns an empty catalogue.
-func New() *Catalog {
-	return &Catalog{kinds: make(map[string]*kindEntry), plans: make(map[planKey]*Plan)}
+func New(opts ...Option) *Catalog {
+	c := &Catalog{kinds: make(map[string]*kindEntry), plans: make(map[planKey]*Plan), logger: slog.Default()}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}
+
+// Warnings returns what Register found legal but probably wrong, in the
+// order it was found (see Register).
+func (c *Catalog) Warnings() []Warning {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return slices.Clone(c.warnings)
 }
 
 // VersionOption configures a version at registration.
@@ -106,6 +134,7 @@ type versionConfig struct {
 	cloneType reflect.Type
 	accepts   []any
 	declared  bool
+	transient []string
 }
 
 // WithCodec sets the codec of the version's state. The default is Protobuf
@@ -141,9 +170,15 @@ func Clone[S actor.Actor](fn func(S) S) VersionOption {
 // value; the value is also the version's state: its exported fields are what
 // the codec carries. Versions are numbered from 1.
 //
-// Register returns ErrInvalid for an empty kind, version 0 or a nil factory,
-// ErrDuplicate if the version exists, and ErrTypeMismatch for a Clone of
-// another type.
+// With the default codec and no Clone, Register looks for unexported
+// fields in the state: msgpack does not carry them, so with the default
+// isolation they reach a migration as the factory made them. Each one not
+// declared Transient is logged (at warning level, with the catalogue's
+// logger) and listed by Catalog.Warnings.
+//
+// Register returns ErrInvalid for an empty kind, version 0, a nil factory
+// or a Transient name that is no uncarried field, ErrDuplicate if the
+// version exists, and ErrTypeMismatch for a Clone of another type.
 func Register[S actor.Actor](c *Catalog, kind string, number uint32, factory func() S, opts ...VersionOption) error {
 	if kind == "" || number == 0 || factory == nil {
 		return fmt.Errorf("%w: Register(%q, %d) needs a kind name, a version from 1 up and a factory", ErrInvalid, kind, number)
@@ -177,6 +212,13 @@ func Register[S actor.Actor](c *Catalog, kind string, number uint32, factory fun
 			v.codec = Protobuf
 		}
 	}
+	var warnings []Warning
+	if v.codec == Msgpack && v.clone == nil {
+		var err error
+		if warnings, err = checkCarried(kind, number, state, vc.transient); err != nil {
+			return err
+		}
+	}
 	if v.codec == Protobuf && !isProto {
 		return fmt.Errorf("%w: %s version %d uses the protobuf codec but its state %v is not a proto.Message", ErrInvalid, kind, number, state)
 	}
@@ -202,6 +244,10 @@ func Register[S actor.Actor](c *Catalog, kind string, number uint32, factory fun
 	}
 	k.versions[number] = v
 	clear(c.plans)
+	c.warnings = append(c.warnings, warnings...)
+	for _, w := range warnings {
+		c.logger.Warn(w.Message, "kind", kind, "version", number, "field", w.Field)
+	}
 	return nil
 }
 

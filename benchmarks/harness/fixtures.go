@@ -258,8 +258,8 @@ func (t *targetV2) Receive(ctx actor.Context) {
 func targetCatalog(rec *gapRecorder) (*registry.Catalog, error) {
 	cat := registry.New()
 	return cat, errors.Join(
-		registry.Register(cat, "target", 1, func() *targetV1 { return &targetV1{rec: rec} }),
-		registry.Register(cat, "target", 2, func() *targetV2 { return &targetV2{rec: rec} }),
+		registry.Register(cat, "target", 1, func() *targetV1 { return &targetV1{rec: rec} }, registry.Transient("rec")),
+		registry.Register(cat, "target", 2, func() *targetV2 { return &targetV2{rec: rec} }, registry.Transient("rec")),
 		registry.Migrate(cat, "target", 1, 2, func(o *targetV1) (*targetV2, error) {
 			return &targetV2{N: int64(o.N), Total: int64(o.N), rec: rec}, nil
 		}),
@@ -418,7 +418,9 @@ func newSpawner[B actor.Actor](sys System, kind string, factory func() B) (spawn
 			shutdown: system.Shutdown,
 		}, nil
 	case Molt, MoltOnProtoactorDispatcher:
-		cat := registry.New()
+		// One version and no migration: what a codec would carry does not
+		// matter, so Register's warnings are not wanted.
+		cat := registry.New(registry.WithLogger(slog.New(slog.DiscardHandler)))
 		if err := registry.Register(cat, kind, 1, factory); err != nil {
 			return spawner{}, err
 		}

@@ -289,10 +289,13 @@ func down32(old *ShardV3) (*ShardV2, error) {
 func catalog() (*registry.Catalog, error) {
 	cat := registry.New()
 	api := registry.Accepts(messages...)
+	// The ledger's drain is the update in progress, empty in a stable
+	// state: not state.
+	drain := registry.Transient("Ledger.drain")
 	return cat, errors.Join(
-		registry.Register(cat, "shard", 1, func() *ShardV1 { return &ShardV1{Units: map[string]int64{}} }, api),
-		registry.Register(cat, "shard", 2, func() *ShardV2 { return &ShardV2{Accounts: map[string]AccountV2{}} }, api),
-		registry.Register(cat, "shard", 3, func() *ShardV3 { return &ShardV3{Accounts: map[string]AccountV3{}} }, api),
+		registry.Register(cat, "shard", 1, func() *ShardV1 { return &ShardV1{Units: map[string]int64{}} }, api, drain),
+		registry.Register(cat, "shard", 2, func() *ShardV2 { return &ShardV2{Accounts: map[string]AccountV2{}} }, api, drain),
+		registry.Register(cat, "shard", 3, func() *ShardV3 { return &ShardV3{Accounts: map[string]AccountV3{}} }, api, drain),
 		registry.Migrate(cat, "shard", 1, 2, up12, registry.Pure()),
 		registry.Migrate(cat, "shard", 2, 1, down21, registry.Pure()),
 		registry.Migrate(cat, "shard", 2, 3, up23, registry.Pure()),

@@ -201,8 +201,10 @@ func catalog() (*registry.Catalog, error) {
 	cat := registry.New()
 	api := registry.Accepts(&Increment{}, &Get{})
 	errs := []error{
-		registry.Register(cat, "counter", 1, func() *CounterV1 { return &CounterV1{} }, api),
-		registry.Register(cat, "counter", 2, func() *CounterV2 { return &CounterV2{} }, api),
+		registry.Register(cat, "counter", 1, func() *CounterV1 { return &CounterV1{} }, api,
+			registry.Transient("from")), // what VersionChanged said: not state
+		registry.Register(cat, "counter", 2, func() *CounterV2 { return &CounterV2{} }, api,
+			registry.Transient("inFlight", "from")), // no checkpoint is in flight in a stable state
 		// Version 3's state holds a map: a hand-written deep copy isolates
 		// the migration's input faster than the default codec round trip.
 		registry.Register(cat, "counter", 3, func() *CounterV3 { return &CounterV3{PerClient: map[int]int64{}} }, api,
