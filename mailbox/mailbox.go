@@ -80,16 +80,25 @@ func Producer(middlewares ...actor.MailboxMiddleware) actor.MailboxProducer {
 	return func() actor.Mailbox { return New(middlewares...) }
 }
 
+// Queued is implemented by a Control message that may ask, message by
+// message, to wait its turn instead: when WaitsItsTurn returns true, the
+// message is queued with the user messages, in arrival order, and reaches
+// the actor after every message posted before it. (An update sent "in
+// order" is one: it takes effect after the messages queued before it.)
+type Queued interface {
+	WaitsItsTurn() bool
+}
+
 // IsControl reports whether message travels on the control lane.
 func IsControl(message any) bool {
-	switch m := message.(type) {
-	case Control:
-		return true
-	case *actor.MessageEnvelope:
-		_, ok := m.Message.(Control)
-		return ok
+	if env, ok := message.(*actor.MessageEnvelope); ok {
+		message = env.Message
 	}
-	return false
+	if _, ok := message.(Control); !ok {
+		return false
+	}
+	q, ok := message.(Queued)
+	return !ok || !q.WaitsItsTurn()
 }
 
 // PostUserMessage queues a user message, or a control message on the control

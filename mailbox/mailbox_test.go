@@ -25,6 +25,14 @@ type ctl struct {
 func (*ctl) ControlLane()     {}
 func (c *ctl) String() string { return c.name }
 
+// inTurn is a control message that asks to wait its turn when queued is set.
+type inTurn struct {
+	ctl
+	queued bool
+}
+
+func (m *inTurn) WaitsItsTurn() bool { return m.queued }
+
 // cmd is a user message that runs a function on the consumer goroutine when
 // it is delivered.
 type cmd struct {
@@ -307,6 +315,9 @@ func TestIsControl(t *testing.T) {
 		{"user", false},
 		{&actor.MessageEnvelope{Message: "user"}, false},
 		{nil, false},
+		{&inTurn{}, true},
+		{&inTurn{queued: true}, false},
+		{&actor.MessageEnvelope{Message: &inTurn{queued: true}}, false},
 	} {
 		if got := mailbox.IsControl(tc.msg); got != tc.want {
 			t.Errorf("IsControl(%s) = %v, want %v", name(tc.msg), got, tc.want)
@@ -321,6 +332,15 @@ func TestControlOvertakesQueuedUserMessages(t *testing.T) {
 			&actor.MessageEnvelope{Message: &ctl{name: "c2"}}, "u4")
 	})
 	expectLog(t, rec.delivered(), "c1", "env(c2)", "u1", "u2", "u3", "u4")
+}
+
+func TestControlThatWaitsItsTurnKeepsArrivalOrder(t *testing.T) {
+	mb, rec := newSync()
+	suspended(mb, func() {
+		postAll(mb, "u1", &inTurn{ctl: ctl{name: "q1"}, queued: true}, "u2",
+			&inTurn{ctl: ctl{name: "c1"}}, "u3")
+	})
+	expectLog(t, rec.delivered(), "c1", "u1", "q1", "u2", "u3")
 }
 
 func TestControlOvertakesQueuedUserMessagesAsync(t *testing.T) {
