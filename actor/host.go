@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"runtime"
 	"sync/atomic"
 	"time"
@@ -31,6 +32,14 @@ type cell struct {
 	mailbox *mailbox.Mailbox
 	first   pa.Actor    // the behaviour Spawn made, for the first incarnation
 	stopped atomic.Bool // set when the actor has stopped, for Spawn
+	stashed []stashed   // what protoactor's stash holds for the next incarnation, as the behaviour saw it
+}
+
+// stashed is a message a behaviour stashed through a message context:
+// protoactor keeps raw, the message it was delivering, and gives it back
+// after the restart; the behaviour must get message, what it saw, again.
+type stashed struct {
+	raw, message any
 }
 
 // produce is the actor's protoactor producer: called at spawn and at every
@@ -53,6 +62,10 @@ func (c *cell) produce() pa.Actor {
 	}
 	h := &host{cell: c, behavior: b, adapters: c.node.catalog.Adapters(c.kind, c.version)}
 	h.admitFn = h.admit
+	// protoactor hands its stash back only to the incarnation after a
+	// restart: before one, a message equal to a stashed one is just a
+	// message.
+	h.unstash, c.stashed = c.stashed, nil
 	return h
 }
 
@@ -111,13 +124,18 @@ type host struct {
 	queued  []request
 	waiting bool // a nextUpdate is deferred in the mailbox
 	probe   *probation
-	leaving string // why the actor is going away (restarting, stopping)
+	leaving string   // why the actor is going away (restarting, stopping)
+	from    pa.Actor // the value that ran when upd started: retired if it commits
 
-	lc      messageContext
+	lc      *messageContext // made on first use: most actors never need one
+	unstash []stashed       // the cell's stash entries, for this incarnation to match
 	admitFn mailbox.Filter
 }
 
 func (h *host) Receive(ctx pa.Context) {
+	if len(h.unstash) > 0 && h.redeliver(ctx) {
+		return
+	}
 	switch m := ctx.Message().(type) {
 	case *update.UpdateActor:
 		h.request(ctx, request{req: m, sender: ctx.Sender()})
@@ -185,9 +203,24 @@ func (h *host) deliver(ctx pa.Context) {
 		h.behavior.Receive(ctx)
 		return
 	}
-	h.lc.Context, h.lc.message, h.lc.sender, h.lc.header = ctx, msg, ctx.Sender(), ctx.MessageHeader()
-	defer h.lc.clear()
-	h.behavior.Receive(&h.lc)
+	h.show(ctx, h.behavior, shown{message: msg, sender: ctx.Sender(), header: ctx.MessageHeader()})
+}
+
+// redeliver gives the behaviour of a restarted actor a message it stashed
+// through a message context, in place of the raw message protoactor gives
+// back. protoactor's stash is a stack: the entries are matched from the
+// most recent, and a message stashed directly in between keeps its place.
+func (h *host) redeliver(ctx pa.Context) bool {
+	last := len(h.unstash) - 1
+	s := h.unstash[last]
+	if ctx.Message() != s.raw {
+		return false
+	}
+	h.unstash[last] = stashed{}
+	h.unstash = h.unstash[:last]
+	// protoactor stashes the message without its sender: so does molt.
+	h.show(ctx, h.behavior, shown{message: s.message})
+	return true
 }
 
 // deferStaged keeps a message that reaches a staged actor outside the
@@ -264,6 +297,7 @@ func (h *host) start(ctx pa.Context, r request) {
 	if h.probe != nil {
 		h.endProbation(ctx, update.ProbationOutcome_PROBATION_OUTCOME_ENDED, "another update started before the window ended", 0)
 	}
+	h.from = h.behavior
 	h.upd, h.reply = update.Start(ctx, h.node.catalog, h, r.req), r
 	if !h.upd.Done() {
 		h.armDeadline(ctx)
@@ -359,13 +393,16 @@ func (h *host) settle(ctx pa.Context) {
 		h.timer = nil
 	}
 	res := h.upd.Result()
-	r := h.reply
-	h.upd, h.reply, h.staged = nil, request{}, false
+	r, from := h.reply, h.from
+	h.upd, h.reply, h.staged, h.from = nil, request{}, false, nil
 	if res.Outcome == update.Outcome_OUTCOME_COMMITTED {
 		h.node.directory.Set(ctx.Self(), h.kind, h.version)
 		if spec := r.req.GetProbation(); spec != nil {
 			h.startProbation(ctx, res, spec)
 		}
+		// Before the result: a requester that hears COMMITTED knows
+		// the old value has stopped what it owned.
+		h.retire(ctx, from, &update.Retired{UpdateID: res.GetUpdateId(), From: res.GetFromVersion(), To: res.GetToVersion()})
 	}
 	h.respond(ctx, r, res)
 	if len(h.queued) > 0 {
@@ -495,6 +532,7 @@ func checkQuietly(c update.Checker) (err error) {
 func (h *host) rollBack(ctx pa.Context, why string, state pa.Actor, panicked any) {
 	p := h.probe
 	start := time.Now()
+	from := h.behavior
 	if err := update.Rollback(ctx, h.node.catalog, h, state, p.back); err != nil {
 		h.endProbation(ctx, update.ProbationOutcome_PROBATION_OUTCOME_ROLLBACK_FAILED, why+"; the rollback failed: "+err.Error(), time.Since(start))
 		if panicked != nil {
@@ -503,10 +541,25 @@ func (h *host) rollBack(ctx pa.Context, why string, state pa.Actor, panicked any
 		return
 	}
 	h.node.directory.Set(ctx.Self(), h.kind, h.version)
+	h.retire(ctx, from, &update.Retired{UpdateID: p.updateID, From: p.version, To: p.back, RolledBack: true})
 	h.endProbation(ctx, update.ProbationOutcome_PROBATION_OUTCOME_ROLLED_BACK, why, time.Since(start))
 	if panicked != nil {
 		h.deliver(ctx)
 	}
+}
+
+// retire tells b, a value that no longer runs, that it has been replaced.
+// Its panic is its own affair: the version that replaced it is installed
+// and must not pay for it.
+func (h *host) retire(ctx pa.Context, b pa.Actor, m *update.Retired) {
+	defer func() {
+		if r := recover(); r != nil {
+			ctx.Logger().Warn("molt: a retired version panicked on Retired; the panic was recovered",
+				slog.String("actor", ctx.Self().GetId()), slog.String("kind", h.kind), slog.String("update_id", m.UpdateID),
+				slog.Uint64("retired_version", uint64(m.From)), slog.Uint64("version", uint64(m.To)), slog.Any("panic", r))
+		}
+	}()
+	h.Deliver(ctx, b, m)
 }
 
 func (h *host) endProbation(ctx pa.Context, outcome update.ProbationOutcome, reason string, rollback time.Duration) {
@@ -578,33 +631,134 @@ func (h *host) Install(version uint32, b pa.Actor, adapters *registry.Adapters) 
 }
 
 func (h *host) Deliver(ctx pa.Context, b pa.Actor, message any) {
-	h.lc.Context, h.lc.message, h.lc.sender, h.lc.header = ctx, message, nil, nil
-	defer h.lc.clear()
-	b.Receive(&h.lc)
+	h.show(ctx, b, shown{message: message})
 }
 
-// messageContext is the context a behaviour sees for a message other than
-// the one protoactor is delivering: an adapted message, or a lifecycle
-// message of the update. The host owns one and reuses it, so this costs no
-// allocation; a behaviour must not keep its context past Receive, which
-// protoactor already asks.
-type messageContext struct {
-	pa.Context
+// show delivers to b, through the host's message context, a message other
+// than the one protoactor is delivering on ctx. What the context showed
+// before is put back after: it was showing nothing, unless a behaviour's
+// Receive is running further up the stack.
+func (h *host) show(ctx pa.Context, b pa.Actor, m shown) {
+	c := h.lc
+	if c == nil || c.Context != ctx {
+		// A new context rather than a changed one: a goroutine may be
+		// using the old one, and reads its protoactor context unlocked.
+		c = &messageContext{Context: ctx, h: h}
+		h.lc = c
+	}
+	m.on = true
+	prev := c.cur
+	c.cur = m
+	defer func() { c.cur = prev }()
+	b.Receive(c)
+}
+
+// shown is what a message context shows as the current message, while on.
+type shown struct {
+	on      bool
 	message any
 	sender  *pa.PID
 	header  pa.ReadonlyMessageHeader
 }
 
-func (c *messageContext) Message() any                            { return c.message }
-func (c *messageContext) Sender() *pa.PID                         { return c.sender }
-func (c *messageContext) MessageHeader() pa.ReadonlyMessageHeader { return c.header }
+// messageContext is the context a behaviour sees for a message other than
+// the one protoactor is delivering: an adapted message, or a lifecycle
+// message of the update. While that message is delivered, everything that
+// reads the current message (Message, Sender, MessageHeader, Respond,
+// Forward, Stash, ReenterAfter) sees it; at any other time the context is
+// protoactor's, unchanged. So a behaviour may keep it as it keeps
+// protoactor's: after Receive returns it still sends, spawns and answers
+// Self, and Message reports what the actor handles then. The host makes
+// one and reuses it, so this costs one allocation per actor incarnation at
+// most.
+type messageContext struct {
+	pa.Context // never changes: goroutines that kept the context read it
+	h          *host
+	cur        shown // written and read on the actor's goroutine only
+}
+
+func (c *messageContext) Message() any {
+	if c.cur.on {
+		return c.cur.message
+	}
+	return c.Context.Message()
+}
+
+func (c *messageContext) Sender() *pa.PID {
+	if c.cur.on {
+		return c.cur.sender
+	}
+	return c.Context.Sender()
+}
+
+func (c *messageContext) MessageHeader() pa.ReadonlyMessageHeader {
+	if c.cur.on {
+		return c.cur.header
+	}
+	return c.Context.MessageHeader()
+}
 
 // Respond answers the sender of the message; a lifecycle message has none,
 // so there is nobody to answer.
 func (c *messageContext) Respond(response any) {
-	if c.sender != nil {
-		c.Context.Send(c.sender, response)
+	if !c.cur.on {
+		c.Context.Respond(response)
+		return
+	}
+	if c.cur.sender != nil {
+		c.Context.Send(c.cur.sender, response)
 	}
 }
 
-func (c *messageContext) clear() { *c = messageContext{} }
+// Forward passes the message on as the behaviour sees it, with its sender
+// and headers, as protoactor forwards its envelope: the receiver may accept
+// only the adapted message.
+func (c *messageContext) Forward(pid *pa.PID) {
+	if !c.cur.on {
+		c.Context.Forward(pid)
+		return
+	}
+	var msg any = c.cur.message
+	hd := c.cur.header
+	if c.cur.sender != nil || (hd != nil && hd.Length() > 0) {
+		env := &pa.MessageEnvelope{Message: msg, Sender: c.cur.sender}
+		if hd != nil && hd.Length() > 0 {
+			env.Header = hd.ToMap()
+		}
+		msg = env
+	}
+	c.Context.Send(pid, msg)
+}
+
+// Stash stashes the message the behaviour sees. protoactor's stash is out
+// of reach and takes its own current message: it keeps its place there,
+// and the host swaps the behaviour's message back in when protoactor
+// delivers it after the restart. A raw message of a type that cannot be
+// compared cannot be recognised then: it comes back as protoactor kept it,
+// adapted again if an adapter applies.
+func (c *messageContext) Stash() {
+	c.Context.Stash()
+	if !c.cur.on {
+		return
+	}
+	raw := c.Context.Message()
+	if t := reflect.TypeOf(raw); t != nil && t.Comparable() {
+		c.h.cell.stashed = append(c.h.cell.stashed, stashed{raw: raw, message: c.cur.message})
+	}
+}
+
+// ReenterAfter runs the continuation with the context showing the message
+// it was started from, as protoactor does for its own.
+func (c *messageContext) ReenterAfter(f *pa.Future, cont func(res any, err error)) {
+	if !c.cur.on {
+		c.Context.ReenterAfter(f, cont)
+		return
+	}
+	m := c.cur
+	c.Context.ReenterAfter(f, func(res any, err error) {
+		prev := c.cur
+		c.cur = m
+		defer func() { c.cur = prev }()
+		cont(res, err)
+	})
+}

@@ -68,7 +68,9 @@ func NewNode(catalog *registry.Catalog, options ...Option) *Node {
 		})
 		system = pa.NewActorSystem(append([]pa.ConfigOption{quiet}, c.config...)...)
 	}
-	return &Node{system: system, catalog: catalog, directory: registry.NewDirectory(), workers: newWorkers(defaultThroughput)}
+	n := &Node{system: system, catalog: catalog, directory: registry.NewDirectory(), workers: newWorkers(defaultThroughput)}
+	n.register()
+	return n
 }
 
 // System returns the node's actor system.

@@ -61,6 +61,22 @@
 // messages: its whole update happens within the one delivery of the
 // UpdateActor, and nothing is held at all.
 //
+// # The life of a behaviour value
+//
+// A value starts with protoactor's Started (at spawn, or a fresh one after
+// a restart) or with VersionChanged (made by a migration, on a commit or a
+// probation rollback). While it runs, an update may tell it UpdateComing
+// (Notifiable) and, if the update then fails or is aborted, Aborted: it
+// runs on. When an update commits, the new value handles VersionChanged,
+// then the old one receives Retired, its last message, before any further
+// message reaches the new one and before the result goes out; after a
+// probation rollback, the value rolled back from is retired likewise
+// (Retired.RolledBack). Retired never follows an abort. A value that
+// protoactor restarts or stops hears Restarting or Stopping instead. A
+// behaviour may keep the context of any of these messages past Receive,
+// as it may keep protoactor's. docs/writing-an-updatable-actor.md draws
+// the whole cycle.
+//
 // # What is bounded and what is not
 //
 // The deadline (DefaultDeadline unless the request sets one, from

@@ -70,3 +70,23 @@ type Aborted struct {
 	Phase    Phase
 	Reason   string
 }
+
+// Retired is the last message a behaviour value receives from molt: another
+// value has taken its place, and this one will never get a message again.
+// It comes after an update commits, to the value that ran before it (From
+// is its version, To the one that replaced it), once the new value has
+// handled VersionChanged and before any further message reaches the new
+// one; and after a probation rollback, to the value rolled back from
+// (RolledBack is then true). It never comes after an update aborts: the old
+// value just goes on.
+//
+// A version stops here what it started and owns: timers, tickers,
+// goroutines, subscriptions. Its state is no longer read (the new version
+// has its own copy) and messages it sends now reach the new version. A
+// panic while handling it is recovered and logged; it does not touch the
+// new version.
+type Retired struct {
+	UpdateID   string
+	From, To   uint32
+	RolledBack bool
+}
