@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	pa "github.com/asynkron/protoactor-go/actor"
@@ -55,6 +56,19 @@ type (
 		plan *manifest.Plan
 		err  error
 	}
+	// cancelLocal cancels the package a runLocal started, if it runs,
+	// because the context of its Run ended. It names the run by its
+	// finished channel: the package's id may since name another run.
+	cancelLocal struct {
+		finished chan runEnd
+		why      error
+		reply    chan cancelReply
+	}
+	cancelReply struct {
+		found bool
+		ev    *Event // the HALTED event, with the counts
+		state string
+	}
 	packageDeadline struct{ id string }
 	sweep           struct{ id string }
 	nextBatch       struct {
@@ -92,6 +106,8 @@ func (m *managerActor) Receive(ctx pa.Context) {
 	case *runLocal:
 		plan, err := m.start(ctx, msg.pkg, msg.dryRun, msg.onEvent, msg.finished)
 		msg.reply <- localReply{plan, err}
+	case *cancelLocal:
+		msg.reply <- m.cancelLocal(ctx, msg)
 	case *CancelPackage:
 		id := msg.GetPackageId()
 		if len(id) > m.cfg.MaxIDBytes {
@@ -104,9 +120,9 @@ func (m *managerActor) Receive(ctx pa.Context) {
 			ctx.Respond(&PackageRefused{PackageId: id, Reason: fmt.Sprintf("no package %q is running", id)})
 		}
 	case *Subscribe:
-		m.subscribe(ctx)
+		m.subscribe(ctx, msg)
 	case *Unsubscribe:
-		m.unsubscribe(ctx.Sender())
+		m.unsubscribe(ctx, msg)
 	case *update.UpdateResult:
 		m.onResult(ctx, msg)
 	case *sweep:
@@ -153,21 +169,93 @@ func (m *managerActor) stop(ctx pa.Context) {
 	clear(m.watching)
 }
 
-func (m *managerActor) subscribe(ctx pa.Context) {
-	s := ctx.Sender()
+// subscribe serves a Subscribe. The answer is what lets a subscriber run a
+// package knowing it will see its first event: a Subscribe that went
+// unanswered left it guessing.
+// cancelLocal cancels the run started by a Run whose context ended. From
+// then on the run's events go to subscribers only: Run has returned, and
+// its callback may be gone.
+func (m *managerActor) cancelLocal(ctx pa.Context, msg *cancelLocal) cancelReply {
+	for _, r := range m.runs {
+		if r.finished != msg.finished {
+			continue
+		}
+		var halted *Event
+		r.onEvent = func(e *Event) {
+			if halted == nil && e.GetType() == EventType_HALTED {
+				halted = e
+			}
+		}
+		r.halt(ctx, PackageOutcome_PACKAGE_OUTCOME_CANCELLED, fmt.Sprintf("cancelled: the context of Run ended (%v)", msg.why))
+		if halted == nil {
+			// It had halted already (budget, deadline): say where it is.
+			halted = r.doneEvent(EventType_HALTED, r.outcome, r.reason)
+		}
+		r.onEvent = nil
+		state := r.state()
+		r.settle(ctx)
+		return cancelReply{found: true, ev: halted, state: state}
+	}
+	return cancelReply{}
+}
+
+func (m *managerActor) subscribe(ctx pa.Context, msg *Subscribe) {
+	s, answer := m.party(ctx, msg.GetSubscriber())
 	if s == nil {
+		// Nobody to subscribe and nobody to tell: only the log can say it.
+		ctx.Logger().Warn("manager: Subscribe with no sender and no subscriber refused: send it with Request, or name the subscriber", "manager", ctx.Self().GetId())
 		return
 	}
-	for _, o := range m.subscribers {
-		if o.Equal(s) {
-			return // one subscription per subscriber: events are not doubled
-		}
+	if n := max(len(s.GetId()), len(s.GetAddress())); n > update.MaxIDLength {
+		// The manager keeps what it is given: bounded like any PID in an
+		// update.
+		ctx.Send(answer, &PackageRefused{Reason: fmt.Sprintf("subscription refused: the subscriber's id or address is %d bytes, over the limit of %d (update.MaxIDLength)", n, update.MaxIDLength)})
+		return
+	}
+	ack := &Subscribed{Subscriber: update.RefOf(s)}
+	if slices.ContainsFunc(m.subscribers, s.Equal) {
+		// One subscription per subscriber: events are not doubled.
+		ack.Already, ack.Subscribers = true, uint32(len(m.subscribers))
+		ctx.Send(answer, ack)
+		return
 	}
 	if len(m.subscribers) >= m.cfg.MaxSubscribers {
-		ctx.Respond(&PackageRefused{Reason: fmt.Sprintf("subscription refused: the manager has %d subscribers, its MaxSubscribers limit", len(m.subscribers))})
+		ctx.Send(answer, &PackageRefused{Reason: fmt.Sprintf("subscription refused: the manager has %d subscribers, its MaxSubscribers limit", len(m.subscribers))})
 		return
 	}
 	m.subscribers = append(m.subscribers, s)
+	ack.Subscribers = uint32(len(m.subscribers))
+	ctx.Send(answer, ack)
+}
+
+// unsubscribe serves an Unsubscribe; the sender, if any, is told.
+func (m *managerActor) unsubscribe(ctx pa.Context, msg *Unsubscribe) {
+	s, _ := m.party(ctx, msg.GetSubscriber())
+	if s == nil {
+		ctx.Logger().Warn("manager: Unsubscribe with no sender and no subscriber ignored", "manager", ctx.Self().GetId())
+		return
+	}
+	i := slices.IndexFunc(m.subscribers, s.Equal)
+	if i >= 0 {
+		m.subscribers = slices.Delete(m.subscribers, i, i+1)
+	}
+	if ctx.Sender() != nil {
+		ctx.Respond(&Unsubscribed{Subscriber: update.RefOf(s), Was: i >= 0})
+	}
+}
+
+// party finds who a Subscribe or Unsubscribe is for, the subscriber it
+// names or else its sender, and who gets the answer: the sender, or the
+// subscriber when it came with a plain Send.
+func (m *managerActor) party(ctx pa.Context, named *update.ActorRef) (subscriber, answer *pa.PID) {
+	subscriber, answer = named.PID(), ctx.Sender()
+	if subscriber == nil {
+		subscriber = answer
+	}
+	if answer == nil {
+		answer = subscriber
+	}
+	return subscriber, answer
 }
 
 // runDocument serves a RunPackage from another actor or process.
@@ -186,7 +274,11 @@ func (m *managerActor) runDocument(ctx pa.Context, msg *RunPackage) {
 		var plan *manifest.Plan
 		if plan, err = m.start(ctx, pkg, msg.GetDryRun(), nil, nil); err == nil {
 			var text strings.Builder
-			plan.Format(&text)
+			if msg.GetSummary() {
+				_ = plan.Summary(&text) // a Builder does not fail
+			} else {
+				_ = plan.Format(&text)
+			}
 			_, _, actors := plan.Counts()
 			ctx.Respond(&PackageAccepted{PackageId: pkg.ID, Plan: text.String(), DryRun: msg.GetDryRun(), Actors: uint32(actors)})
 			return
@@ -305,15 +397,6 @@ func (m *managerActor) emit(r *run, e *Event) {
 	for _, s := range m.subscribers {
 		// Subscribers in this process share the event: it is read-only.
 		m.node.Root().Send(s, e)
-	}
-}
-
-func (m *managerActor) unsubscribe(pid *pa.PID) {
-	for i, s := range m.subscribers {
-		if s.Equal(pid) {
-			m.subscribers = append(m.subscribers[:i], m.subscribers[i+1:]...)
-			return
-		}
 	}
 }
 

@@ -3,6 +3,7 @@ package manager
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Defaults of Config's limits. The manager's protobuf messages can come
@@ -45,7 +46,20 @@ type Config struct {
 	MaxReasonBytes int
 	// MaxSubscribers bounds the number of subscribers.
 	MaxSubscribers int
+	// Name, if set, is the name the manager actor is spawned under: its
+	// PID's id, so that another process reaches it at
+	// actor.NewPID(nodeAddress, Name) without being told its PID. Empty
+	// spawns it unnamed (protoactor's "$n" id), as Spawn does, and lets a
+	// node run several managers. DefaultName is the conventional choice
+	// for a node's one manager. A name is at most MaxNameBytes, with no
+	// '/' (protoactor's separator of child names) and no '$' (its
+	// generated ids, which a name must not collide with).
+	Name string
 }
+
+// MaxNameBytes bounds Config.Name; a PID's id travels in every message to
+// the manager from another process.
+const MaxNameBytes = 256
 
 // Validate reports every field out of range, each by name.
 func (c Config) Validate() error {
@@ -62,6 +76,12 @@ func (c Config) Validate() error {
 		if f.v < 0 {
 			errs = append(errs, fmt.Errorf("manager: Config.%s is %d: give a positive limit, or 0 for the default", f.name, f.v))
 		}
+	}
+	switch {
+	case len(c.Name) > MaxNameBytes:
+		errs = append(errs, fmt.Errorf("manager: Config.Name is %d bytes, over %d", len(c.Name), MaxNameBytes))
+	case strings.ContainsAny(c.Name, "/$"):
+		errs = append(errs, fmt.Errorf("manager: Config.Name %q has a '/' or a '$': protoactor reserves them for child paths and generated ids", c.Name))
 	}
 	if c.MaxIDBytes > maxIDCeiling {
 		errs = append(errs, fmt.Errorf("manager: Config.MaxIDBytes is %d, over %d: the id becomes the update_id of every update, which actors bound to 1024 bytes", c.MaxIDBytes, maxIDCeiling))

@@ -7,7 +7,11 @@
 //
 // The manager is driven by protobuf messages (RunPackage, CancelPackage,
 // Subscribe), so it can be driven from another process; in process, Spawn
-// returns a Manager whose Run does the same and waits for the end.
+// returns a Manager whose Run does the same and waits for the end. A
+// manager spawned with Config.Name (DefaultName for a node's one manager)
+// is reached from another process at actor.NewPID(nodeAddress, name).
+// Subscribe is answered with Subscribed once it holds: wait for it before
+// running a package whose first events the subscriber must see.
 //
 // # All-or-nothing groups
 //

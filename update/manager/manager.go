@@ -16,6 +16,15 @@ import (
 // running, or another package is updating one of its kinds.
 var ErrBusy = errors.New("manager: busy")
 
+// ErrNameTaken is returned by SpawnConfig when an actor of the node's
+// actor system, a manager or another, already has Config.Name.
+var ErrNameTaken = errors.New("manager: name taken")
+
+// DefaultName is the name to give a node's one manager (Config.Name), so
+// that another process finds it at actor.NewPID(nodeAddress, DefaultName).
+// It is part of the API: it will not change.
+const DefaultName = "molt-update-manager"
+
 // ErrStopped is returned by Run when the manager stops (or its node shuts
 // down) before the package ends; the error says where the package was.
 var ErrStopped = errors.New("manager: stopped")
@@ -36,8 +45,9 @@ func Spawn(node *molt.Node) *Manager {
 	return m
 }
 
-// SpawnConfig starts an update manager on node with the limits of cfg, or
-// returns cfg's problems.
+// SpawnConfig starts an update manager on node with the limits of cfg,
+// under cfg.Name if it is set. It returns cfg's problems, or an error
+// wrapping ErrNameTaken if the name is taken, with nothing spawned.
 func SpawnConfig(node *molt.Node, cfg Config) (*Manager, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -48,7 +58,17 @@ func SpawnConfig(node *molt.Node, cfg Config) (*Manager, error) {
 	// A restart makes a new actor from the producer; the channel is closed
 	// once, when the actor stops for good.
 	closeStopped := func() { once.Do(func() { close(stopped) }) }
-	pid := node.Root().Spawn(pa.PropsFromProducer(func() pa.Actor { return newManagerActor(node, cfg, closeStopped) }, pa.WithDispatcher(node.Dispatcher())))
+	props := pa.PropsFromProducer(func() pa.Actor { return newManagerActor(node, cfg, closeStopped) }, pa.WithDispatcher(node.Dispatcher()))
+	if cfg.Name == "" {
+		return &Manager{node: node, pid: node.Root().Spawn(props), stopped: stopped}, nil
+	}
+	pid, err := node.Root().SpawnNamed(props, cfg.Name)
+	if errors.Is(err, pa.ErrNameExists) {
+		return nil, fmt.Errorf("%w: an actor named %q already runs on this node (a manager that has stopped frees its name)", ErrNameTaken, cfg.Name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("manager: spawn %q: %w", cfg.Name, err)
+	}
 	return &Manager{node: node, pid: pid, stopped: stopped}, nil
 }
 
@@ -81,15 +101,26 @@ func (m *Manager) DryRun(pkg *manifest.Package) (*manifest.Plan, error) {
 // has returned.
 //
 // Run returns the manifest's validation or planning error, with nothing
-// touched, or ErrBusy. If ctx ends first, Run returns its error and the
-// package goes on; cancel it with Cancel. If the manager stops first, Run
-// returns an error wrapping ErrStopped that says where the package was,
-// with the PACKAGE_DONE the manager sent as it stopped, if it could.
+// touched, or ErrBusy. If the manager stops first, Run returns an error
+// wrapping ErrStopped that says where the package was, with the
+// PACKAGE_DONE the manager sent as it stopped, if it could.
+//
+// If ctx ends first, the package is cancelled, as Cancel does: no new
+// batch starts, and the updates in flight finish or abort. Run returns at
+// once, without waiting for them, an error wrapping ctx.Err() that says
+// where the package was, and the package's state as an event: its
+// PACKAGE_DONE (CANCELLED) if nothing was in flight, else the HALTED event
+// with the counts so far; the PACKAGE_DONE then goes to subscribers only.
+// A package that ended before the cancellation reached the manager is not
+// touched: Run returns its PACKAGE_DONE and ctx's error.
 func (m *Manager) Run(ctx context.Context, pkg *manifest.Package, onEvent func(*Event)) (*Event, error) {
 	select {
 	case <-m.stopped:
 		return nil, fmt.Errorf("%w: package %q was not started", ErrStopped, pkg.ID)
 	default:
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("manager: package %q was not started: %w", pkg.ID, err)
 	}
 	finished := make(chan runEnd, 1)
 	reply := make(chan localReply, 1)
@@ -107,7 +138,9 @@ func (m *Manager) Run(ctx context.Context, pkg *manifest.Package, onEvent func(*
 			}
 			accepted = true
 		case <-ctx.Done():
-			return nil, fmt.Errorf("manager: package %q not accepted: %w", pkg.ID, ctx.Err())
+			// The runLocal is in the manager's mailbox, and may start
+			// the package yet: cancelling it is the only way to know.
+			return m.cancelRun(pkg.ID, finished, reply, ctx.Err(), tick)
 		case <-m.stopped:
 			// The answer may have come just before the stop: then the
 			// package's end, with its state, is there too.
@@ -131,7 +164,7 @@ func (m *Manager) Run(ctx context.Context, pkg *manifest.Package, onEvent func(*
 		case end := <-finished:
 			return end.ev, end.err
 		case <-ctx.Done():
-			return nil, fmt.Errorf("manager: package %q still running: %w", pkg.ID, ctx.Err())
+			return m.cancelRun(pkg.ID, finished, reply, ctx.Err(), tick)
 		case <-m.stopped:
 			// The actor answers as it stops; take that, with the
 			// package's state, if it is there.
@@ -147,6 +180,52 @@ func (m *Manager) Run(ctx context.Context, pkg *manifest.Package, onEvent func(*
 			}
 		}
 	}
+}
+
+// cancelRun cancels the package of a Run whose context ended, and returns
+// what Run returns then. The manager answers within its turn, so the wait
+// is bounded by its mailbox, and by its stop or the node's shutdown.
+func (m *Manager) cancelRun(id string, finished chan runEnd, reply chan localReply, why error, tick *time.Ticker) (*Event, error) {
+	answer := make(chan cancelReply, 1)
+	m.node.Root().Send(m.pid, &cancelLocal{finished: finished, why: why, reply: answer})
+	var c cancelReply
+wait:
+	for {
+		select {
+		case c = <-answer:
+			break wait
+		case <-m.stopped:
+			break wait
+		case <-tick.C:
+			if m.node.System().IsStopped() {
+				break wait
+			}
+		}
+	}
+	// The run may have ended in the same turn (nothing in flight), or
+	// before the cancellation came: its PACKAGE_DONE is then the state.
+	select {
+	case end := <-finished:
+		if end.err != nil {
+			return end.ev, fmt.Errorf("%w (and the context of Run ended: %w)", end.err, why)
+		}
+		if c.found {
+			return end.ev, fmt.Errorf("manager: package %q cancelled: the context of Run ended; nothing was in flight: %w", id, why)
+		}
+		return end.ev, fmt.Errorf("manager: package %q ended %v as the context of Run ended: %w", id, end.ev.GetPackageOutcome(), why)
+	default:
+	}
+	if c.found {
+		return c.ev, fmt.Errorf("manager: package %q cancelled: the context of Run ended %s; the updates in flight finish or abort, and its PACKAGE_DONE goes to subscribers: %w", id, c.state, why)
+	}
+	select {
+	case r := <-reply:
+		if r.err != nil {
+			return nil, r.err
+		}
+	default:
+	}
+	return nil, fmt.Errorf("manager: package %q was not started: %w", id, why)
 }
 
 // Cancel stops a running package: no new batch starts, and the updates in

@@ -130,6 +130,10 @@ const (
 	// The rollout halted and what it had updated was rolled back.
 	PackageOutcome_PACKAGE_OUTCOME_ROLLED_BACK PackageOutcome = 3
 	PackageOutcome_PACKAGE_OUTCOME_CANCELLED   PackageOutcome = 4
+	// Every step ran, but some units failed within the failure budget: they
+	// run their old version, the rest the new one, so the fleet is mixed.
+	// Event.failed counts them and Event.failed_units names the first few.
+	PackageOutcome_PACKAGE_OUTCOME_COMPLETED_WITH_FAILURES PackageOutcome = 5
 )
 
 // Enum value maps for PackageOutcome.
@@ -140,13 +144,15 @@ var (
 		2: "PACKAGE_OUTCOME_HALTED",
 		3: "PACKAGE_OUTCOME_ROLLED_BACK",
 		4: "PACKAGE_OUTCOME_CANCELLED",
+		5: "PACKAGE_OUTCOME_COMPLETED_WITH_FAILURES",
 	}
 	PackageOutcome_value = map[string]int32{
-		"PACKAGE_OUTCOME_UNSPECIFIED": 0,
-		"PACKAGE_OUTCOME_COMPLETED":   1,
-		"PACKAGE_OUTCOME_HALTED":      2,
-		"PACKAGE_OUTCOME_ROLLED_BACK": 3,
-		"PACKAGE_OUTCOME_CANCELLED":   4,
+		"PACKAGE_OUTCOME_UNSPECIFIED":             0,
+		"PACKAGE_OUTCOME_COMPLETED":               1,
+		"PACKAGE_OUTCOME_HALTED":                  2,
+		"PACKAGE_OUTCOME_ROLLED_BACK":             3,
+		"PACKAGE_OUTCOME_CANCELLED":               4,
+		"PACKAGE_OUTCOME_COMPLETED_WITH_FAILURES": 5,
 	}
 )
 
@@ -186,7 +192,12 @@ type RunPackage struct {
 	Format   string `protobuf:"bytes,1,opt,name=format,proto3" json:"format,omitempty"`
 	Document []byte `protobuf:"bytes,2,opt,name=document,proto3" json:"document,omitempty"`
 	// dry_run plans the package and answers with the plan, touching nothing.
-	DryRun        bool `protobuf:"varint,3,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	DryRun bool `protobuf:"varint,3,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	// summary makes PackageAccepted.plan the plan's summary (manifest's
+	// Plan.Summary: counts per step, kind and version, the groups, the first
+	// few actors of each step) instead of one line per actor, which for a
+	// fleet is thousands of lines. It applies to dry runs and real runs.
+	Summary       bool `protobuf:"varint,4,opt,name=summary,proto3" json:"summary,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -238,6 +249,13 @@ func (x *RunPackage) GetDocument() []byte {
 func (x *RunPackage) GetDryRun() bool {
 	if x != nil {
 		return x.DryRun
+	}
+	return false
+}
+
+func (x *RunPackage) GetSummary() bool {
+	if x != nil {
+		return x.Summary
 	}
 	return false
 }
@@ -423,10 +441,18 @@ func (x *CancelPackage) GetPackageId() string {
 	return ""
 }
 
-// Subscribe makes the sender receive every Event of every package from now
-// on; Unsubscribe stops that.
+// Subscribe makes a subscriber receive every Event of every package from
+// now on. The subscriber is the PID named in subscriber if given, else the
+// sender. The manager answers Subscribed once the subscription holds, so
+// that a RunPackage sent after the answer cannot start a package whose
+// first events the subscriber misses: to the sender if there is one (a
+// Request or RequestFuture), else to the named subscriber. A Subscribe with
+// neither sender nor subscriber (a plain Send) has no one to subscribe or
+// answer: the manager refuses it with a log line on its actor system's
+// logger. Over the MaxSubscribers limit, the answer is PackageRefused.
 type Subscribe struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
+	Subscriber    *update.ActorRef       `protobuf:"bytes,1,opt,name=subscriber,proto3" json:"subscriber,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -461,15 +487,88 @@ func (*Subscribe) Descriptor() ([]byte, []int) {
 	return file_update_manager_manager_proto_rawDescGZIP(), []int{4}
 }
 
+func (x *Subscribe) GetSubscriber() *update.ActorRef {
+	if x != nil {
+		return x.Subscriber
+	}
+	return nil
+}
+
+// Subscribed acknowledges a Subscribe: from now on every event reaches
+// subscriber. already is set when it was subscribed before (events are not
+// doubled).
+type Subscribed struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Subscriber    *update.ActorRef       `protobuf:"bytes,1,opt,name=subscriber,proto3" json:"subscriber,omitempty"`
+	Already       bool                   `protobuf:"varint,2,opt,name=already,proto3" json:"already,omitempty"`
+	Subscribers   uint32                 `protobuf:"varint,3,opt,name=subscribers,proto3" json:"subscribers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Subscribed) Reset() {
+	*x = Subscribed{}
+	mi := &file_update_manager_manager_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Subscribed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Subscribed) ProtoMessage() {}
+
+func (x *Subscribed) ProtoReflect() protoreflect.Message {
+	mi := &file_update_manager_manager_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Subscribed.ProtoReflect.Descriptor instead.
+func (*Subscribed) Descriptor() ([]byte, []int) {
+	return file_update_manager_manager_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Subscribed) GetSubscriber() *update.ActorRef {
+	if x != nil {
+		return x.Subscriber
+	}
+	return nil
+}
+
+func (x *Subscribed) GetAlready() bool {
+	if x != nil {
+		return x.Already
+	}
+	return false
+}
+
+func (x *Subscribed) GetSubscribers() uint32 {
+	if x != nil {
+		return x.Subscribers
+	}
+	return 0
+}
+
+// Unsubscribe stops the events to subscriber, or to the sender if it is
+// not given; the sender, if any, gets Unsubscribed back.
 type Unsubscribe struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
+	Subscriber    *update.ActorRef       `protobuf:"bytes,1,opt,name=subscriber,proto3" json:"subscriber,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Unsubscribe) Reset() {
 	*x = Unsubscribe{}
-	mi := &file_update_manager_manager_proto_msgTypes[5]
+	mi := &file_update_manager_manager_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -481,7 +580,7 @@ func (x *Unsubscribe) String() string {
 func (*Unsubscribe) ProtoMessage() {}
 
 func (x *Unsubscribe) ProtoReflect() protoreflect.Message {
-	mi := &file_update_manager_manager_proto_msgTypes[5]
+	mi := &file_update_manager_manager_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -494,7 +593,68 @@ func (x *Unsubscribe) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Unsubscribe.ProtoReflect.Descriptor instead.
 func (*Unsubscribe) Descriptor() ([]byte, []int) {
-	return file_update_manager_manager_proto_rawDescGZIP(), []int{5}
+	return file_update_manager_manager_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *Unsubscribe) GetSubscriber() *update.ActorRef {
+	if x != nil {
+		return x.Subscriber
+	}
+	return nil
+}
+
+// Unsubscribed acknowledges an Unsubscribe; was says whether it was
+// subscribed.
+type Unsubscribed struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Subscriber    *update.ActorRef       `protobuf:"bytes,1,opt,name=subscriber,proto3" json:"subscriber,omitempty"`
+	Was           bool                   `protobuf:"varint,2,opt,name=was,proto3" json:"was,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Unsubscribed) Reset() {
+	*x = Unsubscribed{}
+	mi := &file_update_manager_manager_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Unsubscribed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Unsubscribed) ProtoMessage() {}
+
+func (x *Unsubscribed) ProtoReflect() protoreflect.Message {
+	mi := &file_update_manager_manager_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Unsubscribed.ProtoReflect.Descriptor instead.
+func (*Unsubscribed) Descriptor() ([]byte, []int) {
+	return file_update_manager_manager_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *Unsubscribed) GetSubscriber() *update.ActorRef {
+	if x != nil {
+		return x.Subscriber
+	}
+	return nil
+}
+
+func (x *Unsubscribed) GetWas() bool {
+	if x != nil {
+		return x.Was
+	}
+	return false
 }
 
 // Event is one step of a package's progress.
@@ -525,14 +685,18 @@ type Event struct {
 	// (no answer within the answer limit) whose late answer has not come
 	// yet. When it comes the manager brings the member in line with its group
 	// and sends a PACKAGE_REVISED; while it is above zero, more may follow.
-	Unanswered    uint32 `protobuf:"varint,19,opt,name=unanswered,proto3" json:"unanswered,omitempty"`
+	Unanswered uint32 `protobuf:"varint,19,opt,name=unanswered,proto3" json:"unanswered,omitempty"`
+	// For PACKAGE_DONE and PACKAGE_REVISED: the first failed units (an
+	// actor's name, or a group's), in the order they failed, at most eight;
+	// failed says how many there are in all.
+	FailedUnits   []string `protobuf:"bytes,20,rep,name=failed_units,json=failedUnits,proto3" json:"failed_units,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_update_manager_manager_proto_msgTypes[6]
+	mi := &file_update_manager_manager_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -544,7 +708,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_update_manager_manager_proto_msgTypes[6]
+	mi := &file_update_manager_manager_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -557,7 +721,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_update_manager_manager_proto_rawDescGZIP(), []int{6}
+	return file_update_manager_manager_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Event) GetPackageId() string {
@@ -693,16 +857,24 @@ func (x *Event) GetUnanswered() uint32 {
 	return 0
 }
 
+func (x *Event) GetFailedUnits() []string {
+	if x != nil {
+		return x.FailedUnits
+	}
+	return nil
+}
+
 var File_update_manager_manager_proto protoreflect.FileDescriptor
 
 const file_update_manager_manager_proto_rawDesc = "" +
 	"\n" +
-	"\x1cupdate/manager/manager.proto\x12\x16molt.update.manager.v1\x1a\x13update/update.proto\"Y\n" +
+	"\x1cupdate/manager/manager.proto\x12\x16molt.update.manager.v1\x1a\x13update/update.proto\"s\n" +
 	"\n" +
 	"RunPackage\x12\x16\n" +
 	"\x06format\x18\x01 \x01(\tR\x06format\x12\x1a\n" +
 	"\bdocument\x18\x02 \x01(\fR\bdocument\x12\x17\n" +
-	"\adry_run\x18\x03 \x01(\bR\x06dryRun\"u\n" +
+	"\adry_run\x18\x03 \x01(\bR\x06dryRun\x12\x18\n" +
+	"\asummary\x18\x04 \x01(\bR\asummary\"u\n" +
 	"\x0fPackageAccepted\x12\x1d\n" +
 	"\n" +
 	"package_id\x18\x01 \x01(\tR\tpackageId\x12\x12\n" +
@@ -716,9 +888,27 @@ const file_update_manager_manager_proto_rawDesc = "" +
 	"\bproblems\x18\x03 \x03(\tR\bproblems\".\n" +
 	"\rCancelPackage\x12\x1d\n" +
 	"\n" +
-	"package_id\x18\x01 \x01(\tR\tpackageId\"\v\n" +
-	"\tSubscribe\"\r\n" +
-	"\vUnsubscribe\"\xa4\x05\n" +
+	"package_id\x18\x01 \x01(\tR\tpackageId\"E\n" +
+	"\tSubscribe\x128\n" +
+	"\n" +
+	"subscriber\x18\x01 \x01(\v2\x18.molt.update.v1.ActorRefR\n" +
+	"subscriber\"\x82\x01\n" +
+	"\n" +
+	"Subscribed\x128\n" +
+	"\n" +
+	"subscriber\x18\x01 \x01(\v2\x18.molt.update.v1.ActorRefR\n" +
+	"subscriber\x12\x18\n" +
+	"\aalready\x18\x02 \x01(\bR\aalready\x12 \n" +
+	"\vsubscribers\x18\x03 \x01(\rR\vsubscribers\"G\n" +
+	"\vUnsubscribe\x128\n" +
+	"\n" +
+	"subscriber\x18\x01 \x01(\v2\x18.molt.update.v1.ActorRefR\n" +
+	"subscriber\"Z\n" +
+	"\fUnsubscribed\x128\n" +
+	"\n" +
+	"subscriber\x18\x01 \x01(\v2\x18.molt.update.v1.ActorRefR\n" +
+	"subscriber\x12\x10\n" +
+	"\x03was\x18\x02 \x01(\bR\x03was\"\xc7\x05\n" +
 	"\x05Event\x12\x1d\n" +
 	"\n" +
 	"package_id\x18\x01 \x01(\tR\tpackageId\x125\n" +
@@ -745,7 +935,8 @@ const file_update_manager_manager_proto_rawDesc = "" +
 	"rolledBack\x12\x1e\n" +
 	"\n" +
 	"unanswered\x18\x13 \x01(\rR\n" +
-	"unanswered*\xa3\x02\n" +
+	"unanswered\x12!\n" +
+	"\ffailed_units\x18\x14 \x03(\tR\vfailedUnits*\xa3\x02\n" +
 	"\tEventType\x12\x1a\n" +
 	"\x16EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fPACKAGE_STARTED\x10\x01\x12\x10\n" +
@@ -762,13 +953,14 @@ const file_update_manager_manager_proto_rawDesc = "" +
 	"\x12\x15\n" +
 	"\x11ACTOR_ROLLED_BACK\x10\v\x12\x10\n" +
 	"\fPACKAGE_DONE\x10\f\x12\x13\n" +
-	"\x0fPACKAGE_REVISED\x10\r*\xac\x01\n" +
+	"\x0fPACKAGE_REVISED\x10\r*\xd9\x01\n" +
 	"\x0ePackageOutcome\x12\x1f\n" +
 	"\x1bPACKAGE_OUTCOME_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19PACKAGE_OUTCOME_COMPLETED\x10\x01\x12\x1a\n" +
 	"\x16PACKAGE_OUTCOME_HALTED\x10\x02\x12\x1f\n" +
 	"\x1bPACKAGE_OUTCOME_ROLLED_BACK\x10\x03\x12\x1d\n" +
-	"\x19PACKAGE_OUTCOME_CANCELLED\x10\x04B(Z&github.com/molt-go/molt/update/managerb\x06proto3"
+	"\x19PACKAGE_OUTCOME_CANCELLED\x10\x04\x12+\n" +
+	"'PACKAGE_OUTCOME_COMPLETED_WITH_FAILURES\x10\x05B(Z&github.com/molt-go/molt/update/managerb\x06proto3"
 
 var (
 	file_update_manager_manager_proto_rawDescOnce sync.Once
@@ -783,7 +975,7 @@ func file_update_manager_manager_proto_rawDescGZIP() []byte {
 }
 
 var file_update_manager_manager_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_update_manager_manager_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_update_manager_manager_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_update_manager_manager_proto_goTypes = []any{
 	(EventType)(0),               // 0: molt.update.manager.v1.EventType
 	(PackageOutcome)(0),          // 1: molt.update.manager.v1.PackageOutcome
@@ -792,23 +984,30 @@ var file_update_manager_manager_proto_goTypes = []any{
 	(*PackageRefused)(nil),       // 4: molt.update.manager.v1.PackageRefused
 	(*CancelPackage)(nil),        // 5: molt.update.manager.v1.CancelPackage
 	(*Subscribe)(nil),            // 6: molt.update.manager.v1.Subscribe
-	(*Unsubscribe)(nil),          // 7: molt.update.manager.v1.Unsubscribe
-	(*Event)(nil),                // 8: molt.update.manager.v1.Event
-	(update.Phase)(0),            // 9: molt.update.v1.Phase
-	(update.Outcome)(0),          // 10: molt.update.v1.Outcome
-	(update.ProbationOutcome)(0), // 11: molt.update.v1.ProbationOutcome
+	(*Subscribed)(nil),           // 7: molt.update.manager.v1.Subscribed
+	(*Unsubscribe)(nil),          // 8: molt.update.manager.v1.Unsubscribe
+	(*Unsubscribed)(nil),         // 9: molt.update.manager.v1.Unsubscribed
+	(*Event)(nil),                // 10: molt.update.manager.v1.Event
+	(*update.ActorRef)(nil),      // 11: molt.update.v1.ActorRef
+	(update.Phase)(0),            // 12: molt.update.v1.Phase
+	(update.Outcome)(0),          // 13: molt.update.v1.Outcome
+	(update.ProbationOutcome)(0), // 14: molt.update.v1.ProbationOutcome
 }
 var file_update_manager_manager_proto_depIdxs = []int32{
-	0,  // 0: molt.update.manager.v1.Event.type:type_name -> molt.update.manager.v1.EventType
-	9,  // 1: molt.update.manager.v1.Event.phase:type_name -> molt.update.v1.Phase
-	10, // 2: molt.update.manager.v1.Event.outcome:type_name -> molt.update.v1.Outcome
-	11, // 3: molt.update.manager.v1.Event.probation:type_name -> molt.update.v1.ProbationOutcome
-	1,  // 4: molt.update.manager.v1.Event.package_outcome:type_name -> molt.update.manager.v1.PackageOutcome
-	5,  // [5:5] is the sub-list for method output_type
-	5,  // [5:5] is the sub-list for method input_type
-	5,  // [5:5] is the sub-list for extension type_name
-	5,  // [5:5] is the sub-list for extension extendee
-	0,  // [0:5] is the sub-list for field type_name
+	11, // 0: molt.update.manager.v1.Subscribe.subscriber:type_name -> molt.update.v1.ActorRef
+	11, // 1: molt.update.manager.v1.Subscribed.subscriber:type_name -> molt.update.v1.ActorRef
+	11, // 2: molt.update.manager.v1.Unsubscribe.subscriber:type_name -> molt.update.v1.ActorRef
+	11, // 3: molt.update.manager.v1.Unsubscribed.subscriber:type_name -> molt.update.v1.ActorRef
+	0,  // 4: molt.update.manager.v1.Event.type:type_name -> molt.update.manager.v1.EventType
+	12, // 5: molt.update.manager.v1.Event.phase:type_name -> molt.update.v1.Phase
+	13, // 6: molt.update.manager.v1.Event.outcome:type_name -> molt.update.v1.Outcome
+	14, // 7: molt.update.manager.v1.Event.probation:type_name -> molt.update.v1.ProbationOutcome
+	1,  // 8: molt.update.manager.v1.Event.package_outcome:type_name -> molt.update.manager.v1.PackageOutcome
+	9,  // [9:9] is the sub-list for method output_type
+	9,  // [9:9] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_update_manager_manager_proto_init() }
@@ -822,7 +1021,7 @@ func file_update_manager_manager_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_update_manager_manager_proto_rawDesc), len(file_update_manager_manager_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   7,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

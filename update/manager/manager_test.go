@@ -240,7 +240,7 @@ func TestGroupWithAFailingMigrationChangesNothing(t *testing.T) {
 		t.Fatalf("package: %v", done)
 	}
 	aborted := rec.of(manager.EventType_GROUP_ABORTED)
-	if len(aborted) != 1 || !strings.Contains(aborted[0].GetReason(), "acct b") || !strings.Contains(aborted[0].GetReason(), "armed to fail") {
+	if len(aborted) != 1 || !strings.Contains(aborted[0].GetReason(), "b (acct)") || !strings.Contains(aborted[0].GetReason(), "armed to fail") {
 		t.Fatalf("GROUP_ABORTED events: %v", aborted)
 	}
 	for i, pid := range pids {
@@ -369,8 +369,16 @@ func newSubscriber(t testing.TB, node *molt.Node, m *manager.Manager) *subscribe
 			s.ch <- e
 		}
 	}))
-	node.Root().RequestWithCustomSender(m.PID(), &manager.Subscribe{}, pid)
 	t.Cleanup(func() { _ = node.Root().StopFuture(pid).Wait() })
+	// Waiting for Subscribed is what makes the subscriber see the next
+	// package from its first event.
+	v, err := node.Root().RequestFuture(m.PID(), &manager.Subscribe{Subscriber: update.RefOf(pid)}, 10*time.Second).Result()
+	if err != nil {
+		t.Fatalf("the manager did not answer Subscribe within 10s: %v", err)
+	}
+	if _, ok := v.(*manager.Subscribed); !ok {
+		t.Fatalf("the manager answered Subscribe with %v", v)
+	}
 	return s
 }
 

@@ -28,10 +28,14 @@ type run struct {
 	inFlight    int
 
 	updated, failed, rolledBack int
-	done                        [][]*unitState // committed units, by step
-	halted, ended               bool
-	outcome                     PackageOutcome
-	reason                      string
+	// failedUnits names the failed units in the order they failed (an
+	// actor, or a group), for PACKAGE_DONE: a package that completes with
+	// failures leaves them on their old version.
+	failedUnits   []string
+	done          [][]*unitState // committed units, by step
+	halted, ended bool
+	outcome       PackageOutcome
+	reason        string
 
 	rollback []*memberState // members to roll back, in order
 	sent     int            // rollbacks in flight
@@ -151,7 +155,32 @@ func (r *run) doneEvent(typ EventType, outcome PackageOutcome, why string) *Even
 	return &Event{
 		Type: typ, PackageOutcome: outcome, Reason: r.reasonWithNotes(why), LatencyNs: int64(time.Since(r.start)),
 		Updated: uint32(r.updated), Failed: uint32(r.failed), RolledBack: uint32(r.rolledBack), Unanswered: uint32(r.unanswered),
+		FailedUnits: slices.Clone(r.failedUnits[:min(len(r.failedUnits), listedFailures)]),
 	}
+}
+
+// listedFailures is how many failed units PACKAGE_DONE names: enough to
+// start looking, few enough for a fleet.
+const listedFailures = 8
+
+// failedUnit records a failed unit by name.
+func (r *run) failedUnit(u *unitState) {
+	r.failedUnits = append(r.failedUnits, u.unit.Name())
+}
+
+// completed is the outcome of a run whose every step ran: whether the
+// fleet is mixed, and why, as it is now.
+func (r *run) completed() (PackageOutcome, string) {
+	if r.failed == 0 {
+		return PackageOutcome_PACKAGE_OUTCOME_COMPLETED, ""
+	}
+	names := r.failedUnits[:min(len(r.failedUnits), listedFailures)]
+	list := strings.Join(names, ", ")
+	if more := r.failed - len(names); more > 0 {
+		list += fmt.Sprintf(" and %d more", more)
+	}
+	return PackageOutcome_PACKAGE_OUTCOME_COMPLETED_WITH_FAILURES,
+		fmt.Sprintf("%d units failed, within the failure budget of %d: %s; they run their old version, the rest the new one", r.failed, r.pkg.Rollout.FailureBudget, list)
 }
 
 // state says where the package is, for the error of a manager that stops.
@@ -290,11 +319,8 @@ func (r *run) startStep(ctx pa.Context, i int) {
 		return
 	}
 	if i == len(r.plan.Steps) {
-		why := ""
-		if r.failed > 0 {
-			why = fmt.Sprintf("%d units failed, within the failure budget of %d", r.failed, r.pkg.Rollout.FailureBudget)
-		}
-		r.finish(ctx, PackageOutcome_PACKAGE_OUTCOME_COMPLETED, why)
+		outcome, why := r.completed()
+		r.finish(ctx, outcome, why)
 		return
 	}
 	r.step, r.stepFail = i, 0
@@ -373,7 +399,7 @@ func (r *run) onResult(ctx pa.Context, ms *memberState, res *update.UpdateResult
 		u.staged++
 		switch {
 		case u.aborting:
-			ctx.Send(ms.m.PID, &update.AbortUpdate{UpdateId: r.uid, Reason: u.failure})
+			ctx.Send(ms.m.PID, &update.AbortUpdate{UpdateId: r.uid, Reason: "the group aborted: " + u.failure})
 		case u.staged < len(u.members):
 		case time.Since(u.start) > r.pkg.Quiescence.PerActor.Duration:
 			// Members wait for the decision a while past their deadline,
@@ -392,7 +418,7 @@ func (r *run) onResult(ctx pa.Context, ms *memberState, res *update.UpdateResult
 		u.committed++
 	default:
 		if u.failure == "" {
-			u.failure = fmt.Sprintf("%s %s: %s in %s: %s", ms.m.Kind, ms.m.Name, outcomeName(res.GetOutcome()), phaseName(res.GetPhase()), res.GetReason())
+			u.failure = memberFailure(ms, res)
 		}
 		if u.group() && !u.aborting {
 			r.abortGroup(ctx, u, ms, "")
@@ -474,6 +500,7 @@ func (r *run) unitDone(ctx pa.Context, u *unitState) {
 	if !ok {
 		r.stepFail++
 		if !probationFailed {
+			r.failedUnit(u)
 			r.fail(ctx, u.failure)
 		}
 		if u.canary {
@@ -533,6 +560,9 @@ func (r *run) onLate(ctx pa.Context, ms *memberState, res *update.UpdateResult) 
 	if r.keepLate(ms) {
 		if !u.group() {
 			r.failed-- // the unit did commit after all
+			if i := slices.Index(r.failedUnits, u.unit.Name()); i >= 0 {
+				r.failedUnits = slices.Delete(r.failedUnits, i, i+1)
+			}
 		}
 		if u.step < len(r.done) && !slices.Contains(r.done[u.step], u) {
 			r.done[u.step] = append(r.done[u.step], u)
@@ -778,6 +808,11 @@ func (r *run) onProbation(ctx pa.Context, res *update.ProbationResult) {
 		r.settle(ctx)
 		return
 	}
+	if ms != nil {
+		r.failedUnits = append(r.failedUnits, ms.u.unit.Name())
+	} else {
+		r.failedUnits = append(r.failedUnits, ev.Actor)
+	}
 	if r.ended {
 		r.failed++
 		r.changed = true
@@ -813,6 +848,11 @@ func (r *run) afterEnd(ctx pa.Context) {
 	}
 	if r.changed {
 		r.changed = false
+		if r.outcome == PackageOutcome_PACKAGE_OUTCOME_COMPLETED || r.outcome == PackageOutcome_PACKAGE_OUTCOME_COMPLETED_WITH_FAILURES {
+			// A failure after the end, or a late commit, changes whether
+			// the fleet is mixed.
+			r.outcome, r.reason = r.completed()
+		}
 		r.emit(r.doneEvent(EventType_PACKAGE_REVISED, r.outcome, r.reason))
 	}
 	if !r.watched() {
@@ -838,6 +878,21 @@ func (r *run) finish(ctx pa.Context, outcome PackageOutcome, why string) {
 			r.armSweep(ctx)
 		}
 	}
+}
+
+// memberFailure says what failed a unit: the member, once, by name (its
+// kind aside), what became of its update and why. The kind used to come
+// first ("acct acct-1: ..."), which read as the name twice, and a reason
+// that starts with the member's name, as behaviours' errors often do,
+// said it again: that prefix is dropped. A phase the result does not give
+// (a member written off) is left out.
+func memberFailure(ms *memberState, res *update.UpdateResult) string {
+	reason := strings.TrimPrefix(res.GetReason(), ms.m.Name+": ")
+	what := outcomeName(res.GetOutcome())
+	if p := res.GetPhase(); p != update.Phase_PHASE_UNSPECIFIED {
+		what += " in " + phaseName(p)
+	}
+	return fmt.Sprintf("%s (%s) %s: %s", ms.m.Name, ms.m.Kind, what, reason)
 }
 
 func outcomeName(o update.Outcome) string {
