@@ -2,6 +2,7 @@ package manifest_test
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -40,6 +41,13 @@ func TestSummaryBank(t *testing.T) {
 	}
 	if b.String() != bankSummary {
 		t.Errorf("summary:\n%s\nwant:\n%s", b.String(), bankSummary)
+	}
+	doc, err := os.ReadFile("../../docs/update-packages.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(doc), "```text\n"+bankSummary+"```\n") {
+		t.Error("docs/update-packages.md does not show the summary of the example as it is")
 	}
 }
 
