@@ -271,6 +271,10 @@ func (b *bank) groupUpdate(pkg *manifest.Package, outcome manager.PackageOutcome
 	if len(samples) > 0 {
 		versions := map[uint32]int{}
 		bad := 0
+		// Each audit is counted by the versions of its answers too: whole
+		// v1, whole v2, or a mix, for the explanation below.
+		whole := map[uint32]int{}
+		mixed := 0
 		for _, smp := range samples {
 			if smp.err != nil {
 				return smp.err
@@ -278,6 +282,11 @@ func (b *bank) groupUpdate(pkg *manifest.Package, outcome manager.PackageOutcome
 			s := summarize(smp.reps)
 			for _, v := range s.all {
 				versions[v]++
+			}
+			if slices.Min(s.all) == slices.Max(s.all) {
+				whole[s.all[0]]++
+			} else {
+				mixed++
 			}
 			if s.total != b.initial || s.strays != 0 {
 				bad++
@@ -295,6 +304,9 @@ func (b *bank) groupUpdate(pkg *manifest.Package, outcome manager.PackageOutcome
 			verdict = fmt.Sprintf("FAILED %d times", bad)
 		}
 		fmt.Fprintf(b.w, "     %-28s answered by %s  total %s each  %s\n", plural(len(samples), "audit")+" back to back", strings.Join(seen, ", "), money(b.initial), verdict)
+		if len(seen) > 1 {
+			b.explainVersions(len(samples), whole, mixed)
+		}
 	}
 
 	reps, err := b.audit()
@@ -305,6 +317,27 @@ func (b *bank) groupUpdate(pkg *manifest.Package, outcome manager.PackageOutcome
 	fmt.Fprintf(b.w, "   after: shards on %s, total %s, %s in flight  %s\n", s.versions(), money(s.total), money(s.pendingCents), b.verdict(s, pkg.ID+", audit after"))
 	b.checkVersions(pkg.ID, s, want)
 	return nil
+}
+
+// explainVersions says why the audits of a committed group update were
+// answered by both versions, which otherwise reads like a group half
+// updated: the counts are of shard answers, and an answer's version is the
+// one its shard ran when the audit reached it, before or after the cut.
+func (b *bank) explainVersions(audits int, whole map[uint32]int, mixed int) {
+	var parts []string
+	for v := uint32(1); v <= 3; v++ {
+		if whole[v] > 0 {
+			parts = append(parts, fmt.Sprintf("%d answered wholly by v%d", whole[v], v))
+		}
+	}
+	parts = append(parts, fmt.Sprintf("%d by a mix", mixed))
+	fmt.Fprintf(b.w, "       why both versions: an audit asks all %d shards, so ×N counts shard answers; of the %s,\n", shards, plural(audits, "audit"))
+	fmt.Fprintf(b.w, "       %s.\n", strings.Join(parts, ", "))
+	fmt.Fprintf(b.w, "       A shard answers with the version it runs when the audit reaches it: v1 before the group's\n")
+	fmt.Fprintf(b.w, "       cut (the shard's stable point, where it stages), v2 after it (held until the commit); an\n")
+	fmt.Fprintf(b.w, "       audit that straddles the cut gets both. No shard handles a message between staging and the\n")
+	fmt.Fprintf(b.w, "       commit, so every total is right, and no client is answered by v2 and then by v1\n")
+	fmt.Fprintf(b.w, "       (checked in 4.).\n")
 }
 
 // checkEvents checks a group package's events: every member ended
