@@ -192,7 +192,7 @@ func (m *managerActor) cancelLocal(ctx pa.Context, msg *cancelLocal) cancelReply
 			halted = r.doneEvent(EventType_HALTED, r.outcome, r.reason)
 		}
 		r.onEvent = nil
-		state := r.state()
+		state := r.where("")
 		r.settle(ctx)
 		return cancelReply{found: true, ev: halted, state: state}
 	}

@@ -184,9 +184,13 @@ func (r *run) completed() (PackageOutcome, string) {
 }
 
 // state says where the package is, for the error of a manager that stops.
-func (r *run) state() string {
-	s := fmt.Sprintf("at step %d of %d, batch %d; %d updated, %d failed, %d rolled back; %d units and %d rollbacks in flight, whose results are lost",
-		r.step+1, len(r.plan.Steps), r.batch+1, r.updated, r.failed, r.rolledBack, len(r.active), r.sent)
+func (r *run) state() string { return r.where(", whose results are lost") }
+
+// where says where the package is; inFlight qualifies the updates in
+// flight: lost when the manager stops, finishing when it is cancelled.
+func (r *run) where(inFlight string) string {
+	s := fmt.Sprintf("at step %d of %d, batch %d; %d updated, %d failed, %d rolled back; %d units and %d rollbacks in flight%s",
+		r.step+1, len(r.plan.Steps), r.batch+1, r.updated, r.failed, r.rolledBack, len(r.active), r.sent, inFlight)
 	if r.halted {
 		s += "; it had halted: " + r.reason
 	}
