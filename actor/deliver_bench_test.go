@@ -34,7 +34,7 @@ func (s *sink) Receive(ctx pa.Context) {
 func benchDeliver(b *testing.B, msg any) {
 	done := make(chan struct{})
 	cat := registry.New()
-	must(b, registry.Register(cat, "sink", 1, func() *sink { return &sink{want: b.N, done: done} }))
+	must(b, registry.Register(cat, "sink", 1, func() *sink { return &sink{want: b.N, done: done} }, registry.Transient("want", "got", "done")))
 	must(b, registry.Adapt(cat, "sink", 1, func(*sinkOld) *sinkMsg { return &sinkMsg{} }))
 	node := molt.NewNode(cat)
 	defer node.Shutdown()

@@ -125,8 +125,8 @@ func (v *i8KeeperV2) Receive(ctx pa.Context) {
 func TestKeptContextsOutliveReceive(t *testing.T) {
 	k := &i8Kept{ctxs: map[string]pa.Context{}, echoes: make(chan string, 16)}
 	cat := registry.New()
-	must(t, registry.Register(cat, "keeper", 1, func() *i8KeeperV1 { return &i8KeeperV1{k: k} }))
-	must(t, registry.Register(cat, "keeper", 2, func() *i8KeeperV2 { return &i8KeeperV2{k: k} }))
+	must(t, registry.Register(cat, "keeper", 1, func() *i8KeeperV1 { return &i8KeeperV1{k: k} }, registry.Transient("k")))
+	must(t, registry.Register(cat, "keeper", 2, func() *i8KeeperV2 { return &i8KeeperV2{k: k} }, registry.Transient("k")))
 	must(t, registry.Migrate(cat, "keeper", 1, 2, func(*i8KeeperV1) (*i8KeeperV2, error) { return &i8KeeperV2{k: k}, nil }))
 	must(t, registry.Adapt(cat, "keeper", 2, func(o *i8Old) *i8Ping { return &i8Ping{N: o.N} }))
 	node := molt.NewNode(cat)
@@ -216,7 +216,7 @@ func (f *i8Forwarder) Receive(ctx pa.Context) {
 func TestForwardOfAdaptedMessage(t *testing.T) {
 	var worker *pa.PID
 	cat := registry.New()
-	must(t, registry.Register(cat, "forwarder", 1, func() *i8Forwarder { return &i8Forwarder{worker: worker} }))
+	must(t, registry.Register(cat, "forwarder", 1, func() *i8Forwarder { return &i8Forwarder{worker: worker} }, registry.Transient("worker")))
 	must(t, registry.Adapt(cat, "forwarder", 1, func(o *i8Old) *i8Ping { return &i8Ping{N: o.N} }))
 	node := molt.NewNode(cat)
 	t.Cleanup(node.Shutdown)
@@ -281,7 +281,7 @@ func (b *i8Stasher) Receive(ctx pa.Context) {
 func TestStashOfAdaptedMessage(t *testing.T) {
 	s := &i8Stashed{again: make(chan struct{})}
 	cat := registry.New()
-	must(t, registry.Register(cat, "stasher", 1, func() *i8Stasher { return &i8Stasher{s: s} }))
+	must(t, registry.Register(cat, "stasher", 1, func() *i8Stasher { return &i8Stasher{s: s} }, registry.Transient("s")))
 	must(t, registry.Adapt(cat, "stasher", 1, func(o *i8Old) *i8Ping {
 		s.mu.Lock()
 		s.adapted++
@@ -341,7 +341,7 @@ func (*i8Child) Receive(pa.Context) {}
 func TestNodeOfSpawnsAndUpdatesMoltChildren(t *testing.T) {
 	out := make(chan any, 4)
 	cat := registry.New()
-	must(t, registry.Register(cat, "parent", 1, func() *i8Parent { return &i8Parent{out: out} }))
+	must(t, registry.Register(cat, "parent", 1, func() *i8Parent { return &i8Parent{out: out} }, registry.Transient("out")))
 	must(t, registry.Register(cat, "child", 1, func() *i8Child { return &i8Child{V: 1} }))
 	must(t, registry.Register(cat, "child", 2, func() *i8Child { return &i8Child{V: 2} }))
 	must(t, registry.Migrate(cat, "child", 1, 2, func(*i8Child) (*i8Child, error) { return &i8Child{V: 2}, nil }))
@@ -470,7 +470,7 @@ func TestRetiredStopsWhatTheVersionStarted(t *testing.T) {
 	t.Cleanup(func() { close(tk.quit) })
 	cat := registry.New()
 	for v := uint32(1); v <= 2; v++ {
-		must(t, registry.Register(cat, "ticker", v, func() *i8Ticker { return &i8Ticker{V: v, t: tk} }))
+		must(t, registry.Register(cat, "ticker", v, func() *i8Ticker { return &i8Ticker{V: v, t: tk} }, registry.Transient("t", "stop", "done")))
 	}
 	mig := func(o *i8Ticker) (*i8Ticker, error) { return &i8Ticker{V: 3 - o.V, t: tk}, nil }
 	must(t, registry.Migrate(cat, "ticker", 1, 2, mig))
@@ -590,7 +590,7 @@ func TestRetiredOncePerReplacement(t *testing.T) {
 	r := &i8Retirees{}
 	cat := registry.New()
 	for v := uint32(1); v <= 2; v++ {
-		must(t, registry.Register(cat, "retiree", v, func() *i8Retiree { return &i8Retiree{V: v, ID: r.newID(), r: r} }))
+		must(t, registry.Register(cat, "retiree", v, func() *i8Retiree { return &i8Retiree{V: v, ID: r.newID(), r: r} }, registry.Transient("r")))
 	}
 	mig := func(o *i8Retiree) (*i8Retiree, error) { return &i8Retiree{V: 3 - o.V, ID: r.newID(), r: r}, nil }
 	must(t, registry.Migrate(cat, "retiree", 1, 2, mig))
@@ -675,5 +675,53 @@ func TestRetiredOncePerReplacement(t *testing.T) {
 	expect("a panic on Retired", fmt.Sprintf(`%s retired 1->2 "bad-retiree" rolledBack=false`, old))
 	if e, _ := node.Directory().Lookup(pid); e.Version != 2 {
 		t.Fatalf("the directory says version %d, want 2", e.Version)
+	}
+}
+
+// i8Reenterer asks a worker on an adapted message and looks at its
+// context again in the continuation.
+type i8Reenterer struct {
+	worker *pa.PID
+	out    chan any
+}
+
+func (b *i8Reenterer) Receive(ctx pa.Context) {
+	if _, ok := ctx.Message().(*i8Ping); ok {
+		f := ctx.RequestFuture(b.worker, &i8Get{}, 10*time.Second)
+		ctx.ReenterAfter(f, func(any, error) {
+			b.out <- ctx.Message()
+			ctx.Respond("continued")
+		})
+	}
+}
+
+// TestReenterAfterOfAdaptedMessage: the continuation of ReenterAfter sees
+// the adapted message it was started from, and answers its requester, as
+// protoactor's continuations see theirs.
+func TestReenterAfterOfAdaptedMessage(t *testing.T) {
+	out := make(chan any, 1)
+	var worker *pa.PID
+	cat := registry.New()
+	must(t, registry.Register(cat, "reenterer", 1, func() *i8Reenterer { return &i8Reenterer{worker: worker, out: out} }, registry.Transient("worker", "out")))
+	must(t, registry.Adapt(cat, "reenterer", 1, func(o *i8Old) *i8Ping { return &i8Ping{N: o.N} }))
+	node := molt.NewNode(cat)
+	t.Cleanup(node.Shutdown)
+	worker = node.Root().Spawn(pa.PropsFromFunc(func(ctx pa.Context) {
+		if _, ok := ctx.Message().(*i8Get); ok {
+			ctx.Respond("done")
+		}
+	}))
+	pid, err := node.Spawn("reenterer", 1)
+	must(t, err)
+	if v := request(t, node, pid, &i8Old{N: 5}); v != "continued" {
+		t.Fatalf("the requester got %v, want \"continued\" from the continuation", v)
+	}
+	select {
+	case m := <-out:
+		if p, ok := m.(*i8Ping); !ok || p.N != 5 {
+			t.Fatalf("in the continuation the context shows %T %v, want the adapted *i8Ping{5}", m, m)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the continuation did not run within 10s")
 	}
 }
