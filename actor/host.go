@@ -393,6 +393,8 @@ func (h *host) settle(ctx pa.Context) {
 		h.timer = nil
 	}
 	res := h.upd.Result()
+	c := h.mailbox.Counts()
+	res.QueuedMessages = uint32(c.Held + c.Queued)
 	r, from := h.reply, h.from
 	h.upd, h.reply, h.staged, h.from = nil, request{}, false, nil
 	if res.Outcome == update.Outcome_OUTCOME_COMMITTED {
@@ -608,6 +610,12 @@ func (h *host) admit(message any) (ok bool) {
 	}()
 	if env, isEnvelope := message.(*pa.MessageEnvelope); isEnvelope {
 		message = env.Message
+	}
+	switch message.(type) {
+	case *update.UpdateActor, *call:
+		// An update sent in order waits its turn among the user
+		// messages; admitted now, it would overtake those held before it.
+		return false
 	}
 	return a.Admit(message)
 }

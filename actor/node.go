@@ -188,6 +188,10 @@ type call struct {
 
 func (*call) ControlLane() {}
 
+// WaitsItsTurn queues an in-order update with the user messages, as its
+// UpdateActor would be.
+func (c *call) WaitsItsTurn() bool { return c.req.WaitsItsTurn() }
+
 // yieldsBeforePark is how many times Update yields, checking for the result,
 // before it blocks.
 const yieldsBeforePark = 8

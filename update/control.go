@@ -9,3 +9,8 @@ func (*UpdateActor) ControlLane() {}
 func (*CommitUpdate) ControlLane() {}
 
 func (*AbortUpdate) ControlLane() {}
+
+// WaitsItsTurn keeps an update sent with ORDER_IN_ORDER out of the control
+// lane: it is queued with the user messages and reaches the actor after
+// every message queued before it (mailbox.Queued).
+func (m *UpdateActor) WaitsItsTurn() bool { return m.GetOrder() == Order_ORDER_IN_ORDER }

@@ -26,6 +26,57 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// Order is where an update cuts an actor's stream of messages.
+type Order int32
+
+const (
+	// The update overtakes the user messages already queued: they, and every
+	// later one, go to the version that runs after it.
+	Order_ORDER_OVERTAKE Order = 0
+	// The update is queued with the user messages and takes effect after the
+	// ones queued before it, first in, first out, as protoactor users expect.
+	Order_ORDER_IN_ORDER Order = 1
+)
+
+// Enum value maps for Order.
+var (
+	Order_name = map[int32]string{
+		0: "ORDER_OVERTAKE",
+		1: "ORDER_IN_ORDER",
+	}
+	Order_value = map[string]int32{
+		"ORDER_OVERTAKE": 0,
+		"ORDER_IN_ORDER": 1,
+	}
+)
+
+func (x Order) Enum() *Order {
+	p := new(Order)
+	*p = x
+	return p
+}
+
+func (x Order) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Order) Descriptor() protoreflect.EnumDescriptor {
+	return file_update_update_proto_enumTypes[0].Descriptor()
+}
+
+func (Order) Type() protoreflect.EnumType {
+	return &file_update_update_proto_enumTypes[0]
+}
+
+func (x Order) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Order.Descriptor instead.
+func (Order) EnumDescriptor() ([]byte, []int) {
+	return file_update_update_proto_rawDescGZIP(), []int{0}
+}
+
 // ProbationOutcome says how a probation ended.
 type ProbationOutcome int32
 
@@ -73,11 +124,11 @@ func (x ProbationOutcome) String() string {
 }
 
 func (ProbationOutcome) Descriptor() protoreflect.EnumDescriptor {
-	return file_update_update_proto_enumTypes[0].Descriptor()
+	return file_update_update_proto_enumTypes[1].Descriptor()
 }
 
 func (ProbationOutcome) Type() protoreflect.EnumType {
-	return &file_update_update_proto_enumTypes[0]
+	return &file_update_update_proto_enumTypes[1]
 }
 
 func (x ProbationOutcome) Number() protoreflect.EnumNumber {
@@ -86,7 +137,7 @@ func (x ProbationOutcome) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ProbationOutcome.Descriptor instead.
 func (ProbationOutcome) EnumDescriptor() ([]byte, []int) {
-	return file_update_update_proto_rawDescGZIP(), []int{0}
+	return file_update_update_proto_rawDescGZIP(), []int{1}
 }
 
 // Outcome says how an update ended.
@@ -135,11 +186,11 @@ func (x Outcome) String() string {
 }
 
 func (Outcome) Descriptor() protoreflect.EnumDescriptor {
-	return file_update_update_proto_enumTypes[1].Descriptor()
+	return file_update_update_proto_enumTypes[2].Descriptor()
 }
 
 func (Outcome) Type() protoreflect.EnumType {
-	return &file_update_update_proto_enumTypes[1]
+	return &file_update_update_proto_enumTypes[2]
 }
 
 func (x Outcome) Number() protoreflect.EnumNumber {
@@ -148,7 +199,7 @@ func (x Outcome) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Outcome.Descriptor instead.
 func (Outcome) EnumDescriptor() ([]byte, []int) {
-	return file_update_update_proto_rawDescGZIP(), []int{1}
+	return file_update_update_proto_rawDescGZIP(), []int{2}
 }
 
 // Phase names the six phases of a cooperative update, in order.
@@ -197,11 +248,11 @@ func (x Phase) String() string {
 }
 
 func (Phase) Descriptor() protoreflect.EnumDescriptor {
-	return file_update_update_proto_enumTypes[2].Descriptor()
+	return file_update_update_proto_enumTypes[3].Descriptor()
 }
 
 func (Phase) Type() protoreflect.EnumType {
-	return &file_update_update_proto_enumTypes[2]
+	return &file_update_update_proto_enumTypes[3]
 }
 
 func (x Phase) Number() protoreflect.EnumNumber {
@@ -210,7 +261,7 @@ func (x Phase) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Phase.Descriptor instead.
 func (Phase) EnumDescriptor() ([]byte, []int) {
-	return file_update_update_proto_rawDescGZIP(), []int{2}
+	return file_update_update_proto_rawDescGZIP(), []int{3}
 }
 
 // UpdateActor asks a live-updatable actor to replace its behaviour by another
@@ -252,7 +303,13 @@ type UpdateActor struct {
 	// channels before they stage (for example by sending each other a marker
 	// and being stable only once every other member's marker has arrived),
 	// since a staged member holds everything.
-	Group         []string `protobuf:"bytes,7,rep,name=group,proto3" json:"group,omitempty"`
+	Group []string `protobuf:"bytes,7,rep,name=group,proto3" json:"group,omitempty"`
+	// order says where the update cuts the actor's stream of messages.
+	// ORDER_OVERTAKE (the default) overtakes the messages queued before it,
+	// so its latency does not depend on the queue; ORDER_IN_ORDER waits its
+	// turn like a user message, so every message sent before it (and queued
+	// when it arrives) is handled by the old version.
+	Order         Order `protobuf:"varint,8,opt,name=order,proto3,enum=molt.update.v1.Order" json:"order,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -334,6 +391,13 @@ func (x *UpdateActor) GetGroup() []string {
 		return x.Group
 	}
 	return nil
+}
+
+func (x *UpdateActor) GetOrder() Order {
+	if x != nil {
+		return x.Order
+	}
+	return Order_ORDER_OVERTAKE
 }
 
 // Probation is the window after a commit during which a failure of the new
@@ -713,9 +777,15 @@ type UpdateResult struct {
 	TotalNs          int64 `protobuf:"varint,16,opt,name=total_ns,json=totalNs,proto3" json:"total_ns,omitempty"`
 	// decision_ns is the time a staged update waited, held, for its commit
 	// or abort decision; it is not part of any phase's time.
-	DecisionNs    int64 `protobuf:"varint,17,opt,name=decision_ns,json=decisionNs,proto3" json:"decision_ns,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	DecisionNs int64 `protobuf:"varint,17,opt,name=decision_ns,json=decisionNs,proto3" json:"decision_ns,omitempty"`
+	// queued_messages counts the user messages waiting when the update
+	// ended: those held, and those still queued behind it. After a commit the
+	// new version handles them, after an abort the old one, in order. With
+	// ORDER_OVERTAKE it includes the messages that were queued before the
+	// update arrived.
+	QueuedMessages uint32 `protobuf:"varint,18,opt,name=queued_messages,json=queuedMessages,proto3" json:"queued_messages,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *UpdateResult) Reset() {
@@ -867,11 +937,18 @@ func (x *UpdateResult) GetDecisionNs() int64 {
 	return 0
 }
 
+func (x *UpdateResult) GetQueuedMessages() uint32 {
+	if x != nil {
+		return x.QueuedMessages
+	}
+	return 0
+}
+
 var File_update_update_proto protoreflect.FileDescriptor
 
 const file_update_update_proto_rawDesc = "" +
 	"\n" +
-	"\x13update/update.proto\x12\x0emolt.update.v1\x1a\x1egoogle/protobuf/duration.proto\"\x88\x02\n" +
+	"\x13update/update.proto\x12\x0emolt.update.v1\x1a\x1egoogle/protobuf/duration.proto\"\xb5\x02\n" +
 	"\vUpdateActor\x12\x1d\n" +
 	"\n" +
 	"to_version\x18\x01 \x01(\rR\ttoVersion\x125\n" +
@@ -880,7 +957,8 @@ const file_update_update_proto_rawDesc = "" +
 	"\ffrom_version\x18\x04 \x01(\rR\vfromVersion\x12\x14\n" +
 	"\x05stage\x18\x05 \x01(\bR\x05stage\x127\n" +
 	"\tprobation\x18\x06 \x01(\v2\x19.molt.update.v1.ProbationR\tprobation\x12\x14\n" +
-	"\x05group\x18\a \x03(\tR\x05group\"\x95\x01\n" +
+	"\x05group\x18\a \x03(\tR\x05group\x12+\n" +
+	"\x05order\x18\b \x01(\x0e2\x15.molt.update.v1.OrderR\x05order\"\x95\x01\n" +
 	"\tProbation\x12\x1a\n" +
 	"\bmessages\x18\x01 \x01(\rR\bmessages\x125\n" +
 	"\bduration\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\bduration\x125\n" +
@@ -906,7 +984,7 @@ const file_update_update_proto_rawDesc = "" +
 	"durationNs\x12\x1f\n" +
 	"\vrollback_ns\x18\n" +
 	" \x01(\x03R\n" +
-	"rollbackNs\"\xec\x04\n" +
+	"rollbackNs\"\x95\x05\n" +
 	"\fUpdateResult\x12\x1b\n" +
 	"\tupdate_id\x18\x01 \x01(\tR\bupdateId\x121\n" +
 	"\aoutcome\x18\x02 \x01(\x0e2\x17.molt.update.v1.OutcomeR\aoutcome\x12\x12\n" +
@@ -927,7 +1005,11 @@ const file_update_update_proto_rawDesc = "" +
 	"\x0ereplacement_ns\x18\x0f \x01(\x03R\rreplacementNs\x12\x19\n" +
 	"\btotal_ns\x18\x10 \x01(\x03R\atotalNs\x12\x1f\n" +
 	"\vdecision_ns\x18\x11 \x01(\x03R\n" +
-	"decisionNs*\xba\x01\n" +
+	"decisionNs\x12'\n" +
+	"\x0fqueued_messages\x18\x12 \x01(\rR\x0equeuedMessages*/\n" +
+	"\x05Order\x12\x12\n" +
+	"\x0eORDER_OVERTAKE\x10\x00\x12\x12\n" +
+	"\x0eORDER_IN_ORDER\x10\x01*\xba\x01\n" +
 	"\x10ProbationOutcome\x12!\n" +
 	"\x1dPROBATION_OUTCOME_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18PROBATION_OUTCOME_PASSED\x10\x01\x12!\n" +
@@ -961,34 +1043,36 @@ func file_update_update_proto_rawDescGZIP() []byte {
 	return file_update_update_proto_rawDescData
 }
 
-var file_update_update_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_update_update_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
 var file_update_update_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_update_update_proto_goTypes = []any{
-	(ProbationOutcome)(0),       // 0: molt.update.v1.ProbationOutcome
-	(Outcome)(0),                // 1: molt.update.v1.Outcome
-	(Phase)(0),                  // 2: molt.update.v1.Phase
-	(*UpdateActor)(nil),         // 3: molt.update.v1.UpdateActor
-	(*Probation)(nil),           // 4: molt.update.v1.Probation
-	(*ActorRef)(nil),            // 5: molt.update.v1.ActorRef
-	(*CommitUpdate)(nil),        // 6: molt.update.v1.CommitUpdate
-	(*AbortUpdate)(nil),         // 7: molt.update.v1.AbortUpdate
-	(*ProbationResult)(nil),     // 8: molt.update.v1.ProbationResult
-	(*UpdateResult)(nil),        // 9: molt.update.v1.UpdateResult
-	(*durationpb.Duration)(nil), // 10: google.protobuf.Duration
+	(Order)(0),                  // 0: molt.update.v1.Order
+	(ProbationOutcome)(0),       // 1: molt.update.v1.ProbationOutcome
+	(Outcome)(0),                // 2: molt.update.v1.Outcome
+	(Phase)(0),                  // 3: molt.update.v1.Phase
+	(*UpdateActor)(nil),         // 4: molt.update.v1.UpdateActor
+	(*Probation)(nil),           // 5: molt.update.v1.Probation
+	(*ActorRef)(nil),            // 6: molt.update.v1.ActorRef
+	(*CommitUpdate)(nil),        // 7: molt.update.v1.CommitUpdate
+	(*AbortUpdate)(nil),         // 8: molt.update.v1.AbortUpdate
+	(*ProbationResult)(nil),     // 9: molt.update.v1.ProbationResult
+	(*UpdateResult)(nil),        // 10: molt.update.v1.UpdateResult
+	(*durationpb.Duration)(nil), // 11: google.protobuf.Duration
 }
 var file_update_update_proto_depIdxs = []int32{
-	10, // 0: molt.update.v1.UpdateActor.deadline:type_name -> google.protobuf.Duration
-	4,  // 1: molt.update.v1.UpdateActor.probation:type_name -> molt.update.v1.Probation
-	10, // 2: molt.update.v1.Probation.duration:type_name -> google.protobuf.Duration
-	5,  // 3: molt.update.v1.Probation.report_to:type_name -> molt.update.v1.ActorRef
-	0,  // 4: molt.update.v1.ProbationResult.outcome:type_name -> molt.update.v1.ProbationOutcome
-	1,  // 5: molt.update.v1.UpdateResult.outcome:type_name -> molt.update.v1.Outcome
-	2,  // 6: molt.update.v1.UpdateResult.phase:type_name -> molt.update.v1.Phase
-	7,  // [7:7] is the sub-list for method output_type
-	7,  // [7:7] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	11, // 0: molt.update.v1.UpdateActor.deadline:type_name -> google.protobuf.Duration
+	5,  // 1: molt.update.v1.UpdateActor.probation:type_name -> molt.update.v1.Probation
+	0,  // 2: molt.update.v1.UpdateActor.order:type_name -> molt.update.v1.Order
+	11, // 3: molt.update.v1.Probation.duration:type_name -> google.protobuf.Duration
+	6,  // 4: molt.update.v1.Probation.report_to:type_name -> molt.update.v1.ActorRef
+	1,  // 5: molt.update.v1.ProbationResult.outcome:type_name -> molt.update.v1.ProbationOutcome
+	2,  // 6: molt.update.v1.UpdateResult.outcome:type_name -> molt.update.v1.Outcome
+	3,  // 7: molt.update.v1.UpdateResult.phase:type_name -> molt.update.v1.Phase
+	8,  // [8:8] is the sub-list for method output_type
+	8,  // [8:8] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_update_update_proto_init() }
@@ -1001,7 +1085,7 @@ func file_update_update_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_update_update_proto_rawDesc), len(file_update_update_proto_rawDesc)),
-			NumEnums:      3,
+			NumEnums:      4,
 			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,
