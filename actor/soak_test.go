@@ -347,11 +347,13 @@ func migrated(old *soakProbe, scribble func()) (soakProbe, error) {
 
 func soakCatalog(t testing.TB, stats *soakStats) *registry.Catalog {
 	cat := registry.New()
-	must(t, registry.Register(cat, "soak", 1, func() *soakV1 { return &soakV1{soakProbe: soakProbe{stats: stats}} }))
+	// The probe's own fields are the test's, not the actor's state.
+	probe := registry.Transient("soakProbe.draining", "soakProbe.before", "soakProbe.stats")
+	must(t, registry.Register(cat, "soak", 1, func() *soakV1 { return &soakV1{soakProbe: soakProbe{stats: stats}} }, probe))
 	must(t, registry.Register(cat, "soak", 2, func() *soakV2 {
 		return &soakV2{soakProbe: soakProbe{stats: stats}, Senders: map[string]soakSenderV2{}}
-	}))
-	must(t, registry.Register(cat, "soak", 3, func() *soakV3 { return &soakV3{soakProbe: soakProbe{stats: stats}} }))
+	}, probe))
+	must(t, registry.Register(cat, "soak", 3, func() *soakV3 { return &soakV3{soakProbe: soakProbe{stats: stats}} }, probe))
 	must(t, registry.Migrate(cat, "soak", 1, 2, func(o *soakV1) (*soakV2, error) {
 		p, err := migrated(&o.soakProbe, func() { o.Count[0] += 1000 })
 		if err != nil {
