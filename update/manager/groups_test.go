@@ -28,35 +28,31 @@ import (
 // ("probation-panic") or a migration fail ("up-fails").
 
 type gkV1 struct {
-	Fail    string
+	faults
 	Balance int64
 }
 
 func (g *gkV1) Receive(ctx pa.Context) {
+	if g.handle(ctx) {
+		return
+	}
 	switch m := ctx.Message().(type) {
 	case *deposit:
 		g.Balance += m.N
 	case *balance:
 		ctx.Respond(g.Balance)
-	case *nap:
-		if m.Started != nil {
-			close(m.Started)
-		}
-		time.Sleep(m.D)
-	case *arm:
-		g.Fail = m.Fail
-		if ctx.Sender() != nil {
-			ctx.Respond(true)
-		}
 	}
 }
 
 type gkV2 struct {
-	Fail  string
+	faults
 	Cents int64
 }
 
 func (g *gkV2) Receive(ctx pa.Context) {
+	if g.handle(ctx) {
+		return
+	}
 	switch m := ctx.Message().(type) {
 	case *deposit:
 		g.Cents += 100 * m.N
@@ -70,16 +66,6 @@ func (g *gkV2) Receive(ctx pa.Context) {
 		if strings.Contains(g.Fail, "slow-switch") && m.To == 2 {
 			time.Sleep(slowFor) // busy taking over
 		}
-	case *nap:
-		if m.Started != nil {
-			close(m.Started)
-		}
-		time.Sleep(m.D)
-	case *arm:
-		g.Fail = m.Fail
-		if ctx.Sender() != nil {
-			ctx.Respond(true)
-		}
 	}
 }
 
@@ -92,10 +78,10 @@ func setupGK(t testing.TB) (*molt.Node, *manager.Manager) {
 		if strings.Contains(o.Fail, "up-fails") {
 			return nil, errors.New("up migration armed to fail")
 		}
-		return &gkV2{Fail: o.Fail, Cents: 100 * o.Balance}, nil
+		return &gkV2{faults: o.faults, Cents: 100 * o.Balance}, nil
 	}))
 	must(t, registry.Migrate(cat, "gk", 2, 1, func(o *gkV2) (*gkV1, error) {
-		return &gkV1{Fail: o.Fail, Balance: o.Cents / 100}, nil
+		return &gkV1{faults: o.faults, Balance: o.Cents / 100}, nil
 	}))
 	node := molt.NewNode(cat)
 	m := manager.Spawn(node)

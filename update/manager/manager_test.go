@@ -31,6 +31,26 @@ type faults struct {
 
 func (f *faults) Stable() bool { return f.Fail != "never-stable" }
 
+// handle takes the test's own messages, which every test kind treats
+// alike; it reports whether it did.
+func (f *faults) handle(ctx pa.Context) bool {
+	switch m := ctx.Message().(type) {
+	case *arm:
+		f.Fail = m.Fail
+		if ctx.Sender() != nil {
+			ctx.Respond(true)
+		}
+	case *nap:
+		if m.Started != nil {
+			close(m.Started)
+		}
+		time.Sleep(m.D)
+	default:
+		return false
+	}
+	return true
+}
+
 type acctV1 struct {
 	faults
 	Balance int64
@@ -38,17 +58,15 @@ type acctV1 struct {
 }
 
 func (a *acctV1) Receive(ctx pa.Context) {
+	if a.handle(ctx) {
+		return
+	}
 	switch m := ctx.Message().(type) {
 	case *deposit:
 		a.Balance += m.N
 		a.Seen++
 	case *balance:
 		ctx.Respond(a.Balance)
-	case *arm:
-		a.Fail = m.Fail
-		if ctx.Sender() != nil {
-			ctx.Respond(true)
-		}
 	}
 }
 
@@ -59,6 +77,9 @@ type acctV2 struct {
 }
 
 func (a *acctV2) Receive(ctx pa.Context) {
+	if a.handle(ctx) {
+		return
+	}
 	switch m := ctx.Message().(type) {
 	case *deposit:
 		a.Cents += 100 * m.N
@@ -69,11 +90,6 @@ func (a *acctV2) Receive(ctx pa.Context) {
 		}
 	case *balance:
 		ctx.Respond(a.Cents / 100)
-	case *arm:
-		a.Fail = m.Fail
-		if ctx.Sender() != nil {
-			ctx.Respond(true)
-		}
 	}
 }
 

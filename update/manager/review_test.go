@@ -28,29 +28,17 @@ type nap struct {
 	Started chan struct{} // closed when the nap begins, if not nil
 }
 
-type gmV1 struct{ Fail string }
+type gmV1 struct{ faults }
 
-func (g *gmV1) Receive(ctx pa.Context) {
-	switch m := ctx.Message().(type) {
-	case *nap:
-		if m.Started != nil {
-			close(m.Started)
-		}
-		time.Sleep(m.D)
-	case *arm:
-		g.Fail = m.Fail
-		if ctx.Sender() != nil {
-			ctx.Respond(true)
-		}
-	}
-}
+func (g *gmV1) Receive(ctx pa.Context) { g.handle(ctx) }
 
-type gmV2 struct{ Fail string }
+type gmV2 struct{ faults }
 
 func (g *gmV2) Receive(ctx pa.Context) {
-	switch m := ctx.Message().(type) {
-	case *nap:
-		time.Sleep(m.D)
+	if g.handle(ctx) {
+		return
+	}
+	switch ctx.Message().(type) {
 	case *update.VersionChanged:
 		if strings.Contains(g.Fail, "slow-switch") {
 			time.Sleep(200 * time.Millisecond)
@@ -58,11 +46,6 @@ func (g *gmV2) Receive(ctx pa.Context) {
 	case *boom:
 		if strings.Contains(g.Fail, "probation-panic") {
 			panic("gm version 2 fails on boom")
-		}
-	case *arm:
-		g.Fail = m.Fail
-		if ctx.Sender() != nil {
-			ctx.Respond(true)
 		}
 	}
 }
@@ -76,13 +59,13 @@ func setupGM(t testing.TB) (*molt.Node, *manager.Manager) {
 		if strings.Contains(o.Fail, "up-fails") {
 			return nil, errors.New("up migration armed to fail")
 		}
-		return &gmV2{Fail: o.Fail}, nil
+		return &gmV2{faults: o.faults}, nil
 	}))
 	must(t, registry.Migrate(cat, "gm", 2, 1, func(o *gmV2) (*gmV1, error) {
 		if strings.Contains(o.Fail, "down-fails") {
 			return nil, errors.New("down migration armed to fail")
 		}
-		return &gmV1{Fail: o.Fail}, nil
+		return &gmV1{faults: o.faults}, nil
 	}))
 	node := molt.NewNode(cat)
 	m := manager.Spawn(node)
