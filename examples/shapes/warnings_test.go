@@ -19,4 +19,5 @@ func TestNoWarnings(t *testing.T) {
 // shows that their names and message types do not clash.
 var registerAll = []func(*registry.Catalog) error{
 	RegisterProfile, RegisterWallet, RegisterTallyShard, RegisterTally,
+	func(cat *registry.Catalog) error { return RegisterHeartbeat(cat, SchedulerTicker) },
 }
