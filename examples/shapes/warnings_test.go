@@ -20,4 +20,5 @@ func TestNoWarnings(t *testing.T) {
 var registerAll = []func(*registry.Catalog) error{
 	RegisterProfile, RegisterWallet, RegisterTallyShard, RegisterTally,
 	func(cat *registry.Catalog) error { return RegisterHeartbeat(cat, SchedulerTicker) },
+	func(cat *registry.Catalog) error { return RegisterQuoter(cat, nil) },
 }
