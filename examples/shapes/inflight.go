@@ -173,7 +173,7 @@ func (q *QuoterV2) Receive(ctx actor.Context) {
 }
 
 func (q *QuoterV2) UpdateComing(ctx actor.Context, _ *update.Notice) { q.b.flush(ctx, q.Backend) }
-func (q *QuoterV2) Stable() bool                                      { return q.b.waiting() == 0 }
+func (q *QuoterV2) Stable() bool                                     { return q.b.waiting() == 0 }
 func (q *QuoterV2) Admit(message any) bool {
 	_, ok := message.(*BatchPriced)
 	return ok
