@@ -11,6 +11,7 @@ import (
 	"time"
 
 	pa "github.com/asynkron/protoactor-go/actor"
+	"github.com/molt-go/molt/internal/protocol"
 	"github.com/molt-go/molt/mailbox"
 	"github.com/molt-go/molt/registry"
 	"github.com/molt-go/molt/update"
@@ -77,7 +78,7 @@ type request struct {
 }
 
 // deadline tells a host that the update u may have run out of time.
-type deadline struct{ u *update.Update }
+type deadline struct{ u *protocol.Update }
 
 func (*deadline) ControlLane() {}
 
@@ -111,13 +112,13 @@ type probationEnd struct{ p *probation }
 func (*probationEnd) ControlLane() {}
 
 // host is the protoactor actor behind every molt actor: it delivers messages
-// to the current behaviour and runs updates. It implements update.Host.
+// to the current behaviour and runs updates. It implements protocol.Host.
 type host struct {
 	*cell
 	behavior pa.Actor
 	adapters *registry.Adapters
 
-	upd     *update.Update
+	upd     *protocol.Update
 	reply   request
 	timer   *time.Timer
 	staged  bool // the STAGED result of upd has been sent
@@ -163,7 +164,7 @@ func (h *host) Receive(ctx pa.Context) {
 			h.startQueued(ctx)
 		}
 	case *pa.Started:
-		h.node.directory.Add(ctx.Self(), h.kind, h.version, h.labels)
+		h.node.record.Add(ctx.Self(), h.kind, h.version, h.labels)
 		h.mailbox.AfterSystem(func() { h.afterContinuation(ctx) })
 		h.deliver(ctx)
 	case *pa.Restarting:
@@ -175,7 +176,7 @@ func (h *host) Receive(ctx pa.Context) {
 	case *pa.Stopped:
 		h.end(ctx, "the actor stopped")
 		h.stopped.Store(true)
-		h.node.directory.Remove(ctx.Self())
+		h.node.record.Remove(ctx.Self())
 		h.deliver(ctx)
 	default:
 		switch {
@@ -298,7 +299,7 @@ func (h *host) start(ctx pa.Context, r request) {
 		h.endProbation(ctx, update.ProbationOutcome_PROBATION_OUTCOME_ENDED, "another update started before the window ended", 0)
 	}
 	h.from = h.behavior
-	h.upd, h.reply = update.Start(ctx, h.node.catalog, h, r.req), r
+	h.upd, h.reply = protocol.Start(ctx, h.node.catalog, h, r.req), r
 	if !h.upd.Done() {
 		h.armDeadline(ctx)
 	}
@@ -398,7 +399,7 @@ func (h *host) settle(ctx pa.Context) {
 	r, from := h.reply, h.from
 	h.upd, h.reply, h.staged, h.from = nil, request{}, false, nil
 	if res.Outcome == update.Outcome_OUTCOME_COMMITTED {
-		h.node.directory.Set(ctx.Self(), h.kind, h.version)
+		h.node.record.Set(ctx.Self(), h.kind, h.version)
 		if spec := r.req.GetProbation(); spec != nil {
 			h.startProbation(ctx, res, spec)
 		}
@@ -432,7 +433,7 @@ func (h *host) end(ctx pa.Context, why string) {
 
 func (h *host) refusal(ctx pa.Context, req *update.UpdateActor, reason string) *update.UpdateResult {
 	return &update.UpdateResult{
-		UpdateId:    update.EchoID(req.GetUpdateId()),
+		UpdateId:    protocol.EchoID(req.GetUpdateId()),
 		Outcome:     update.Outcome_OUTCOME_REJECTED,
 		Kind:        h.kind,
 		Actor:       ctx.Self().GetId(),
@@ -535,14 +536,14 @@ func (h *host) rollBack(ctx pa.Context, why string, state pa.Actor, panicked any
 	p := h.probe
 	start := time.Now()
 	from := h.behavior
-	if err := update.Rollback(ctx, h.node.catalog, h, state, p.back); err != nil {
+	if err := protocol.Rollback(ctx, h.node.catalog, h, state, p.back); err != nil {
 		h.endProbation(ctx, update.ProbationOutcome_PROBATION_OUTCOME_ROLLBACK_FAILED, why+"; the rollback failed: "+err.Error(), time.Since(start))
 		if panicked != nil {
 			panic(panicked)
 		}
 		return
 	}
-	h.node.directory.Set(ctx.Self(), h.kind, h.version)
+	h.node.record.Set(ctx.Self(), h.kind, h.version)
 	h.retire(ctx, from, &update.Retired{UpdateID: p.updateID, From: p.version, To: p.back, RolledBack: true})
 	h.endProbation(ctx, update.ProbationOutcome_PROBATION_OUTCOME_ROLLED_BACK, why, time.Since(start))
 	if panicked != nil {
@@ -620,7 +621,7 @@ func (h *host) admit(message any) (ok bool) {
 	return a.Admit(message)
 }
 
-// update.Host
+// protocol.Host
 
 func (h *host) Kind() string       { return h.kind }
 func (h *host) Version() uint32    { return h.version }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	pa "github.com/asynkron/protoactor-go/actor"
+	"github.com/molt-go/molt/internal/directory"
+	"github.com/molt-go/molt/internal/protocol"
 	"github.com/molt-go/molt/mailbox"
 	"github.com/molt-go/molt/registry"
 	"github.com/molt-go/molt/update"
@@ -32,6 +34,7 @@ type Node struct {
 	system    *pa.ActorSystem
 	catalog   *registry.Catalog
 	directory *registry.Directory
+	record    directory.Writer // the directory's write side, the node's alone
 	workers   *workers
 }
 
@@ -68,7 +71,8 @@ func NewNode(catalog *registry.Catalog, options ...Option) *Node {
 		})
 		system = pa.NewActorSystem(append([]pa.ConfigOption{quiet}, c.config...)...)
 	}
-	n := &Node{system: system, catalog: catalog, directory: registry.NewDirectory(), workers: newWorkers(defaultThroughput)}
+	dir := registry.DirectoryOf()
+	n := &Node{system: system, catalog: catalog, directory: dir, record: directory.WriterOf(dir), workers: newWorkers(defaultThroughput)}
 	n.register()
 	return n
 }
@@ -88,7 +92,8 @@ func (n *Node) Catalog() *registry.Catalog { return n.catalog }
 // actor.WithDispatcher to run other actors of the process on it too.
 func (n *Node) Dispatcher() pa.Dispatcher { return n.workers }
 
-// Directory returns the directory of the node's live actors.
+// Directory returns the directory of the node's live actors. It is
+// read-only: the node records each actor as it spawns, updates and stops.
 func (n *Node) Directory() *registry.Directory { return n.directory }
 
 // defaultThroughput is how many messages an actor handles before it yields,
@@ -172,9 +177,9 @@ func (n *Node) Spawn(kind string, version uint32, options ...SpawnOption) (*pa.P
 	// The host adds itself when it starts; this makes the PID known to
 	// Update as soon as Spawn returns. An actor that stopped meanwhile is
 	// taken out again.
-	n.directory.Add(pid, kind, version, c.labels)
+	n.record.Add(pid, kind, version, c.labels)
 	if cl.stopped.Load() {
-		n.directory.Remove(pid)
+		n.record.Remove(pid)
 	}
 	return pid, nil
 }
@@ -226,7 +231,7 @@ func (n *Node) Update(ctx context.Context, pid *pa.PID, req *update.UpdateActor)
 	}
 	if err := req.Validate(); err != nil {
 		return &update.UpdateResult{
-			UpdateId:    update.EchoID(req.GetUpdateId()),
+			UpdateId:    protocol.EchoID(req.GetUpdateId()),
 			Outcome:     update.Outcome_OUTCOME_REJECTED,
 			Kind:        e.Kind,
 			Actor:       pid.GetId(),

@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/molt-go/molt/internal/directory"
 )
 
 // Entry is what the directory knows of one live actor.
@@ -17,8 +18,10 @@ type Entry struct {
 }
 
 // Directory records which live actor runs which kind at which version. It
-// is safe for concurrent use; the zero value is not usable, call
-// NewDirectory.
+// is safe for concurrent use. It is read-only to users: a node's directory
+// (actor.Node.Directory) is changed only by the runtime, as actors start,
+// update and stop, so that what it says can be trusted. DirectoryOf makes
+// a fixed one.
 type Directory struct {
 	mu      sync.RWMutex
 	entries map[pidKey]Entry
@@ -30,43 +33,56 @@ type pidKey struct{ address, id string }
 
 func keyOf(pid *actor.PID) pidKey { return pidKey{pid.GetAddress(), pid.GetId()} }
 
-// NewDirectory returns an empty directory.
-func NewDirectory() *Directory {
-	return &Directory{entries: make(map[pidKey]Entry), byID: make(map[string][]pidKey)}
-}
-
-// Add records a live actor unless it is recorded already. The directory
-// keeps labels as given: the caller must not modify them afterwards.
-func (d *Directory) Add(pid *actor.PID, kind string, version uint32, labels map[string]string) {
-	k := keyOf(pid)
-	d.mu.Lock()
-	if _, ok := d.entries[k]; !ok {
-		d.entries[k] = Entry{PID: pid, Kind: kind, Version: version, Labels: labels}
-		d.byID[k.id] = append(d.byID[k.id], k)
+// DirectoryOf returns a directory that holds entries, the first of any two
+// with the same PID, and never changes: live actors recorded elsewhere, to
+// plan against in a dry run (manifest.Build) or in a test. It keeps labels
+// as given: the caller must not modify them afterwards.
+func DirectoryOf(entries ...Entry) *Directory {
+	d := &Directory{entries: make(map[pidKey]Entry, len(entries)), byID: make(map[string][]pidKey, len(entries))}
+	w := (*writer)(d)
+	for _, e := range entries {
+		w.Add(e.PID, e.Kind, e.Version, e.Labels)
 	}
-	d.mu.Unlock()
+	return d
 }
 
-// Set records the version a live actor runs now, keeping its labels.
-func (d *Directory) Set(pid *actor.PID, kind string, version uint32) {
+// writer is the write side of a Directory. Its methods are exported only to
+// satisfy directory.Writer: a *writer is reachable through that internal
+// package alone, so only molt's runtime can change a directory.
+type writer Directory
+
+func init() {
+	directory.WriterOf = func(dir any) directory.Writer { return (*writer)(dir.(*Directory)) }
+}
+
+func (w *writer) Add(pid *actor.PID, kind string, version uint32, labels map[string]string) {
 	k := keyOf(pid)
-	d.mu.Lock()
-	e, ok := d.entries[k]
+	w.mu.Lock()
+	if _, ok := w.entries[k]; !ok {
+		w.entries[k] = Entry{PID: pid, Kind: kind, Version: version, Labels: labels}
+		w.byID[k.id] = append(w.byID[k.id], k)
+	}
+	w.mu.Unlock()
+}
+
+func (w *writer) Set(pid *actor.PID, kind string, version uint32) {
+	k := keyOf(pid)
+	w.mu.Lock()
+	e, ok := w.entries[k]
 	if !ok {
-		d.byID[k.id] = append(d.byID[k.id], k)
+		w.byID[k.id] = append(w.byID[k.id], k)
 	}
 	e.PID, e.Kind, e.Version = pid, kind, version
-	d.entries[k] = e
-	d.mu.Unlock()
+	w.entries[k] = e
+	w.mu.Unlock()
 }
 
-// Remove forgets an actor that stopped.
-func (d *Directory) Remove(pid *actor.PID) {
+func (w *writer) Remove(pid *actor.PID) {
 	k := keyOf(pid)
-	d.mu.Lock()
-	if _, ok := d.entries[k]; ok {
-		delete(d.entries, k)
-		keys := d.byID[k.id]
+	w.mu.Lock()
+	if _, ok := w.entries[k]; ok {
+		delete(w.entries, k)
+		keys := w.byID[k.id]
 		for i, o := range keys {
 			if o == k {
 				keys = append(keys[:i], keys[i+1:]...)
@@ -74,12 +90,12 @@ func (d *Directory) Remove(pid *actor.PID) {
 			}
 		}
 		if len(keys) == 0 {
-			delete(d.byID, k.id)
+			delete(w.byID, k.id)
 		} else {
-			d.byID[k.id] = keys
+			w.byID[k.id] = keys
 		}
 	}
-	d.mu.Unlock()
+	w.mu.Unlock()
 }
 
 // ByName returns the live actors whose PID id is name, on any address,

@@ -8,20 +8,28 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/molt-go/molt/internal/directory"
 	"github.com/molt-go/molt/registry"
 )
 
 func pid(id string) *actor.PID { return actor.NewPID("nonhost", id) }
 
+// newDirectory returns an empty directory and its write side, as a node
+// holds them.
+func newDirectory() (*registry.Directory, directory.Writer) {
+	d := registry.DirectoryOf()
+	return d, directory.WriterOf(d)
+}
+
 func TestDirectory(t *testing.T) {
-	type op func(d *registry.Directory)
+	type op func(w directory.Writer)
 	add := func(id, kind string, v uint32) op {
-		return func(d *registry.Directory) { d.Add(pid(id), kind, v, nil) }
+		return func(w directory.Writer) { w.Add(pid(id), kind, v, nil) }
 	}
 	set := func(id, kind string, v uint32) op {
-		return func(d *registry.Directory) { d.Set(pid(id), kind, v) }
+		return func(w directory.Writer) { w.Set(pid(id), kind, v) }
 	}
-	remove := func(id string) op { return func(d *registry.Directory) { d.Remove(pid(id)) } }
+	remove := func(id string) op { return func(w directory.Writer) { w.Remove(pid(id)) } }
 	type want struct {
 		id      string
 		found   bool
@@ -44,9 +52,9 @@ func TestDirectory(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d := registry.NewDirectory()
+			d, w := newDirectory()
 			for _, o := range tt.ops {
-				o(d)
+				o(w)
 			}
 			for _, w := range tt.want {
 				e, ok := d.Lookup(pid(w.id))
@@ -65,11 +73,11 @@ func TestDirectory(t *testing.T) {
 }
 
 func TestDirectoryList(t *testing.T) {
-	d := registry.NewDirectory()
+	d, w := newDirectory()
 	for _, e := range []struct {
 		id, kind string
 	}{{"c3", "counter"}, {"s1", "session"}, {"c1", "counter"}, {"c2", "counter"}} {
-		d.Add(pid(e.id), e.kind, 1, nil)
+		w.Add(pid(e.id), e.kind, 1, nil)
 	}
 	ids := func(es []registry.Entry) []string {
 		var out []string
@@ -105,22 +113,22 @@ func TestDirectoryList(t *testing.T) {
 // as it left them.
 func TestDirectoryConcurrentUse(t *testing.T) {
 	const workers, actors = 8, 100
-	d := registry.NewDirectory()
+	d, rec := newDirectory()
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
 			kind := fmt.Sprintf("kind%d", w%2)
 			for i := range actors {
 				p := pid(fmt.Sprintf("w%d-%03d", w, i))
-				d.Add(p, kind, 1, nil)
-				d.Set(p, kind, 2)
+				rec.Add(p, kind, 1, nil)
+				rec.Set(p, kind, 2)
 				if e, ok := d.Lookup(p); !ok || e.Version != 2 {
 					t.Errorf("Lookup(%v) = %+v, %v right after Set(2)", p, e, ok)
 				}
 				_ = d.List(kind)
 				_ = d.Len()
 				if i%2 == 1 {
-					d.Remove(p)
+					rec.Remove(p)
 				}
 			}
 		})
@@ -138,10 +146,10 @@ func TestDirectoryConcurrentUse(t *testing.T) {
 
 // TestDirectoryKeepsLabelsAcrossVersions: labels given at Add survive Set.
 func TestDirectoryKeepsLabelsAcrossVersions(t *testing.T) {
-	d := registry.NewDirectory()
+	d, w := newDirectory()
 	p := pid("a")
-	d.Add(p, "k", 1, map[string]string{"zone": "eu"})
-	d.Set(p, "k", 2)
+	w.Add(p, "k", 1, map[string]string{"zone": "eu"})
+	w.Set(p, "k", 2)
 	e, ok := d.Lookup(p)
 	if !ok || e.Version != 2 || e.Labels["zone"] != "eu" {
 		t.Fatalf("after Set the entry is %+v, want version 2 with its label", e)
@@ -151,19 +159,19 @@ func TestDirectoryKeepsLabelsAcrossVersions(t *testing.T) {
 // TestDirectoryByName finds actors by PID id across addresses, and forgets
 // them when they stop.
 func TestDirectoryByName(t *testing.T) {
-	d := registry.NewDirectory()
+	d, w := newDirectory()
 	here, there := actor.NewPID("b-host", "x"), actor.NewPID("a-host", "x")
-	d.Add(here, "k", 1, nil)
-	d.Add(there, "k", 1, nil)
-	d.Add(actor.NewPID("b-host", "y"), "k", 1, nil)
+	w.Add(here, "k", 1, nil)
+	w.Add(there, "k", 1, nil)
+	w.Add(actor.NewPID("b-host", "y"), "k", 1, nil)
 	if got := d.ByName("x"); len(got) != 2 || got[0].PID != there || got[1].PID != here {
 		t.Fatalf("ByName(x) = %v, want both x, sorted by address", got)
 	}
-	d.Remove(there)
+	w.Remove(there)
 	if got := d.ByName("x"); len(got) != 1 || got[0].PID != here {
 		t.Fatalf("after Remove: ByName(x) = %v", got)
 	}
-	d.Remove(here)
+	w.Remove(here)
 	if got := d.ByName("x"); got != nil {
 		t.Fatalf("after removing both: ByName(x) = %v", got)
 	}
@@ -171,11 +179,11 @@ func TestDirectoryByName(t *testing.T) {
 
 // TestDirectoryRange visits the actors of a kind, and stops when told.
 func TestDirectoryRange(t *testing.T) {
-	d := registry.NewDirectory()
+	d, w := newDirectory()
 	for _, id := range []string{"a", "b", "c"} {
-		d.Add(actor.NewPID("h", id), "k", 1, nil)
+		w.Add(actor.NewPID("h", id), "k", 1, nil)
 	}
-	d.Add(actor.NewPID("h", "x"), "other", 1, nil)
+	w.Add(actor.NewPID("h", "x"), "other", 1, nil)
 	seen := map[string]bool{}
 	d.Range("k", func(e registry.Entry) bool { seen[e.PID.Id] = true; return true })
 	if len(seen) != 3 || seen["x"] {
@@ -185,5 +193,27 @@ func TestDirectoryRange(t *testing.T) {
 	d.Range("", func(registry.Entry) bool { n++; return n < 2 })
 	if n != 2 {
 		t.Fatalf("Range went on after fn returned false: %d visits", n)
+	}
+}
+
+// TestDirectoryOf builds a fixed directory, as a dry run plans against: the
+// first of two entries for one PID is kept, and the reads see the rest.
+func TestDirectoryOf(t *testing.T) {
+	d := registry.DirectoryOf(
+		registry.Entry{PID: pid("b"), Kind: "k", Version: 1, Labels: map[string]string{"zone": "eu"}},
+		registry.Entry{PID: pid("a"), Kind: "k", Version: 2},
+		registry.Entry{PID: pid("b"), Kind: "other", Version: 3},
+	)
+	if d.Len() != 2 {
+		t.Fatalf("Len() = %d, want 2", d.Len())
+	}
+	if e, ok := d.Lookup(pid("b")); !ok || e.Kind != "k" || e.Version != 1 || e.Labels["zone"] != "eu" {
+		t.Errorf("Lookup(b) = %+v, %v; want the first entry for b", e, ok)
+	}
+	if got := d.List("k"); len(got) != 2 || got[0].PID.GetId() != "a" || got[1].PID.GetId() != "b" {
+		t.Errorf("List(k) = %v, want a then b", got)
+	}
+	if got := registry.DirectoryOf(); got.Len() != 0 || len(got.List("")) != 0 {
+		t.Errorf("DirectoryOf() has %d entries, want none", got.Len())
 	}
 }

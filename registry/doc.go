@@ -111,7 +111,9 @@
 // A Directory records, for each live actor (by PID), the kind and version it
 // runs. The runtime adds an actor when it is spawned, sets its version after
 // each committed update and removes it when it stops; tools list the actors of
-// a kind to update them all.
+// a kind to update them all. It is read-only outside molt, so that what it
+// says can be trusted: actor.Node.Directory returns a node's, and
+// DirectoryOf makes a fixed one, to plan a dry run against.
 //
 // # Errors
 //

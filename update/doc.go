@@ -1,7 +1,7 @@
 // Package update is molt's cooperative update of one actor: the wire
 // messages that ask for an update and report it, the hooks through which a
-// behaviour takes part in its own update, and the protocol that drives it
-// through six phases.
+// behaviour takes part in its own update, and the six phases an update goes
+// through.
 //
 // # Asking for an update
 //
@@ -28,11 +28,11 @@
 // an abort's reason up to MaxReasonLength bytes. UpdateActor.Validate,
 // CommitUpdate.Validate and AbortUpdate.Validate check them; an actor
 // checks a request as it arrives and rejects one over a limit with a
-// reason naming it, without echoing an oversized id (EchoID).
+// reason naming it, without echoing an oversized id in the result.
 //
 // # The six phases
 //
-// Start and Continue run, in order, on the actor's own goroutine:
+// The phases run in order, on the actor's own goroutine:
 //
 //  1. Initialization: the request is validated (its limits, target
 //     version, deadline, optional from_version; an update to the version
@@ -85,9 +85,11 @@
 // running on its goroutine: one that blocks forever cannot be interrupted,
 // as no Go code can be, so keep them short and non-blocking.
 //
-// # The protocol without an actor system
+// # Who runs the protocol
 //
-// Update works against the Host interface and does no I/O: arming the
-// deadline timer and sending the result are the caller's. The actor package
-// is its one production caller; tests drive it with a fake Host.
+// The actor that receives the UpdateActor runs the phases itself. The
+// machinery is internal to molt, so that an update only ever starts from a
+// request: one at a time per actor, with its deadline armed, its result sent
+// once and the node's directory kept up to date. Test a behaviour's hooks
+// on an actor.Node, and its migrations with package registry/registrytest.
 package update

@@ -10,6 +10,17 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 )
 
+// DefaultDeadline bounds an update whose request sets no deadline.
+const DefaultDeadline = 2 * time.Second
+
+// MaxDeadline is the longest deadline an update may ask for. An actor is
+// held for at most its deadline; a longer one is almost certainly a unit
+// mistake (seconds taken for milliseconds).
+const MaxDeadline = 10 * time.Minute
+
+// MaxProbation is the longest probation window in time.
+const MaxProbation = 24 * time.Hour
+
 // Limits on what a request may carry. Requests come from other processes
 // too, so every count and length an actor would keep or echo is bounded;
 // the defaults are far beyond what an honest request needs, and a request
@@ -155,14 +166,4 @@ func checkDecisionID(id string) error {
 		return fmt.Errorf("update_id is %d bytes, over the limit of %d (update.MaxIDLength); no update can have that id", n, MaxIDLength)
 	}
 	return nil
-}
-
-// EchoID returns id, to echo in a result, or "" if id is over MaxIDLength:
-// a result does not carry back an oversized id the request was rejected
-// for.
-func EchoID(id string) string {
-	if len(id) > MaxIDLength {
-		return ""
-	}
-	return id
 }

@@ -116,12 +116,12 @@ func TestBuildBank(t *testing.T) {
 // Labels keep only the actors spawned with all of them; without labels,
 // every live actor of the kind is selected.
 func TestBuildLabels(t *testing.T) {
-	dir := registry.NewDirectory()
-	dir.Add(pid("a-eu-1"), "account", 1, map[string]string{"region": "eu", "tier": "gold"})
-	dir.Add(pid("a-eu-2"), "account", 1, map[string]string{"region": "eu"})
-	dir.Add(pid("a-us-1"), "account", 1, map[string]string{"region": "us", "tier": "gold"})
-	dir.Add(pid("a-none"), "account", 1, nil)
-	dir.Add(pid("ledger"), "ledger", 1, map[string]string{"region": "eu"})
+	dir, w := newDirectory()
+	w.Add(pid("a-eu-1"), "account", 1, map[string]string{"region": "eu", "tier": "gold"})
+	w.Add(pid("a-eu-2"), "account", 1, map[string]string{"region": "eu"})
+	w.Add(pid("a-us-1"), "account", 1, map[string]string{"region": "us", "tier": "gold"})
+	w.Add(pid("a-none"), "account", 1, nil)
+	w.Add(pid("ledger"), "ledger", 1, map[string]string{"region": "eu"})
 	cat := plainCatalog(t, "account", "ledger")
 	for _, c := range []struct {
 		labels map[string]string
@@ -151,10 +151,10 @@ func TestBuildSkips(t *testing.T) {
 	up := func(p *Plain) (*Plain, error) { return p, nil }
 	must(t, registry.Migrate(cat, "k", 1, 2, up))
 	must(t, registry.Migrate(cat, "k", 2, 3, up))
-	dir := registry.NewDirectory()
-	dir.Add(pid("v1"), "k", 1, nil)
-	dir.Add(pid("v2"), "k", 2, nil)
-	dir.Add(pid("v3"), "k", 3, nil)
+	dir, w := newDirectory()
+	w.Add(pid("v1"), "k", 1, nil)
+	w.Add(pid("v2"), "k", 2, nil)
+	w.Add(pid("v3"), "k", 3, nil)
 
 	u := manifest.KindUpdate{Kind: "k", From: []uint32{2}, To: 3, Targets: manifest.Targets{Actors: []string{"v1", "v2", "v3"}}}
 	plan := build(t, &manifest.Package{ID: "p", Updates: []manifest.KindUpdate{u}}, cat, dir)
@@ -192,14 +192,14 @@ func TestBuildSkips(t *testing.T) {
 // every actor of it but the actor itself.
 func TestBuildDependencyLevels(t *testing.T) {
 	cat := plainCatalog(t, "db", "cache", "web", "queue")
-	dir := registry.NewDirectory()
+	dir, w := newDirectory()
 	for _, n := range []string{"db-primary", "db-replica", "db-other"} {
-		dir.Add(pid(n), "db", 1, nil)
+		w.Add(pid(n), "db", 1, nil)
 	}
-	dir.Add(pid("cache-1"), "cache", 1, nil)
-	dir.Add(pid("web-1"), "web", 1, nil)
-	dir.Add(pid("web-2"), "web", 1, nil)
-	dir.Add(pid("queue-1"), "queue", 2, nil) // already updated
+	w.Add(pid("cache-1"), "cache", 1, nil)
+	w.Add(pid("web-1"), "web", 1, nil)
+	w.Add(pid("web-2"), "web", 1, nil)
+	w.Add(pid("queue-1"), "queue", 2, nil) // already updated
 
 	for _, c := range []struct {
 		name  string
@@ -241,12 +241,12 @@ func TestBuildDependencyLevels(t *testing.T) {
 // per step.
 func TestBuildRollingBatches(t *testing.T) {
 	cat := plainCatalog(t, "k", "j")
-	dir := registry.NewDirectory()
+	dir, w := newDirectory()
 	for i := 7; i >= 1; i-- {
-		dir.Add(pid(fmt.Sprintf("k-%d", i)), "k", 1, nil)
+		w.Add(pid(fmt.Sprintf("k-%d", i)), "k", 1, nil)
 	}
-	dir.Add(pid("j-1"), "j", 1, nil)
-	dir.Add(pid("j-2"), "j", 1, nil)
+	w.Add(pid("j-1"), "j", 1, nil)
+	w.Add(pid("j-2"), "j", 1, nil)
 	for _, c := range []struct {
 		rollout manifest.Rollout
 		want    string
@@ -274,9 +274,9 @@ func TestBuildRollingBatches(t *testing.T) {
 func TestBuildFleet(t *testing.T) {
 	const n = 10_000
 	cat := plainCatalog(t, "k")
-	dir := registry.NewDirectory()
+	dir, w := newDirectory()
 	for i := range n {
-		dir.Add(pid(fmt.Sprintf("k-%05d", i)), "k", 1, nil)
+		w.Add(pid(fmt.Sprintf("k-%05d", i)), "k", 1, nil)
 	}
 	p := &manifest.Package{ID: "fleet", Updates: []manifest.KindUpdate{all("k")},
 		Rollout: manifest.Rollout{Strategy: "rolling", Canaries: 3, BatchSize: 100}}
@@ -299,12 +299,12 @@ func TestBuildFleet(t *testing.T) {
 // to do disappears.
 func TestBuildGroupsAreUnits(t *testing.T) {
 	cat := plainCatalog(t, "account")
-	dir := registry.NewDirectory()
+	dir, w := newDirectory()
 	for _, n := range []string{"a", "b", "c", "d", "e"} {
-		dir.Add(pid(n), "account", 1, nil)
+		w.Add(pid(n), "account", 1, nil)
 	}
-	dir.Add(pid("done-1"), "account", 2, nil)
-	dir.Add(pid("done-2"), "account", 2, nil)
+	w.Add(pid("done-1"), "account", 2, nil)
+	w.Add(pid("done-2"), "account", 2, nil)
 	p := &manifest.Package{
 		ID:      "p",
 		Updates: []manifest.KindUpdate{all("account")},
@@ -387,15 +387,15 @@ func TestBuildRollbackNeedsDownMigrations(t *testing.T) {
 // goes through actors selected with all: true, an ambiguous name.
 func TestBuildLiveNames(t *testing.T) {
 	cat := plainCatalog(t, "a", "b")
-	dir := registry.NewDirectory()
-	dir.Add(pid("a-1"), "a", 1, nil)
-	dir.Add(pid("b-1"), "b", 1, nil)
+	dir, w := newDirectory()
+	w.Add(pid("a-1"), "a", 1, nil)
+	w.Add(pid("b-1"), "b", 1, nil)
 	p := &manifest.Package{ID: "p", Updates: []manifest.KindUpdate{all("a"), all("b")},
 		Order: []manifest.Dependency{{Name: "b", After: []string{"a"}}, {Name: "a-1", After: []string{"b-1"}}}}
 	_, err := manifest.Build(p, cat, dir)
 	wantProblems(t, problemsOf(t, err), "order: cycle a-1 -> b-1 -> a-1")
 
-	dir.Add(actor.NewPID("elsewhere:8090", "a-1"), "a", 1, nil)
+	w.Add(actor.NewPID("elsewhere:8090", "a-1"), "a", 1, nil)
 	p.Order = nil
 	_, err = manifest.Build(p, cat, dir)
 	wantProblems(t, problemsOf(t, err), `updates[0].targets: two live target actors are named "a-1"`)
@@ -405,8 +405,8 @@ func TestBuildLiveNames(t *testing.T) {
 	wantProblems(t, problemsOf(t, err), `updates[0].targets.actors[0]: 2 live a actors are named "a-1" (elsewhere:8090/a-1, nonhost/a-1)`)
 
 	// An actor found by all: true and named like a kind.
-	dir = registry.NewDirectory()
-	dir.Add(pid("a"), "b", 1, nil)
+	dir, w = newDirectory()
+	w.Add(pid("a"), "b", 1, nil)
 	p = &manifest.Package{ID: "p", Updates: []manifest.KindUpdate{all("a"), all("b")},
 		Order: []manifest.Dependency{{Name: "b", After: []string{"a"}}}}
 	_, err = manifest.Build(p, cat, dir)

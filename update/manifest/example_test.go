@@ -29,12 +29,14 @@ func Example() {
 		return &SessionV2{User: s.User, Locale: "en"}, nil
 	})
 
-	// The live actors, as a node's directory records them.
-	dir := registry.NewDirectory()
+	// The live actors, as a node's directory records them (node.Directory()
+	// gives the real one).
+	var live []registry.Entry
 	for _, name := range []string{"s-1", "s-2", "s-3", "s-4"} {
-		dir.Add(actor.NewPID("nonhost", name), "session", 1, map[string]string{"pool": "web"})
+		live = append(live, registry.Entry{PID: actor.NewPID("nonhost", name), Kind: "session", Version: 1, Labels: map[string]string{"pool": "web"}})
 	}
-	dir.Add(actor.NewPID("nonhost", "s-admin"), "session", 1, map[string]string{"pool": "admin"})
+	live = append(live, registry.Entry{PID: actor.NewPID("nonhost", "s-admin"), Kind: "session", Version: 1, Labels: map[string]string{"pool": "admin"}})
+	dir := registry.DirectoryOf(live...)
 
 	p, err := manifest.Load(strings.NewReader(`
 id: sessions-v2

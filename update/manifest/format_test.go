@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/molt-go/molt/registry"
 	"github.com/molt-go/molt/update/manifest"
 )
 
@@ -56,8 +55,8 @@ func TestFormatBank(t *testing.T) {
 // Defaults, no probation, a downgrade, and nothing left to do.
 func TestFormatDefaultsAndNothingToDo(t *testing.T) {
 	cat := plainCatalog(t, "k")
-	dir := registry.NewDirectory()
-	dir.Add(pid("k-1"), "k", 2, nil)
+	dir, w := newDirectory()
+	w.Add(pid("k-1"), "k", 2, nil)
 	p := &manifest.Package{ID: "down", Updates: []manifest.KindUpdate{{Kind: "k", To: 1, Targets: manifest.Targets{All: true}}},
 		Probation: &manifest.Probation{Duration: ms(5000)}}
 	want := `package down

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/molt-go/molt/internal/directory"
 	"github.com/molt-go/molt/registry"
 	"github.com/molt-go/molt/update/manifest"
 )
@@ -78,14 +79,21 @@ func pid(name string) *actor.PID { return actor.NewPID("nonhost", name) }
 // accounts 1 to 5 in region eu and 6 in region us at version 1, and account
 // 7 in region eu already at version 2.
 func bankDirectory() *registry.Directory {
-	dir := registry.NewDirectory()
-	dir.Add(pid("main-ledger"), "ledger", 1, nil)
+	dir, w := newDirectory()
+	w.Add(pid("main-ledger"), "ledger", 1, nil)
 	for _, n := range []string{"acct-1", "acct-2", "acct-3", "acct-4", "acct-5"} {
-		dir.Add(pid(n), "account", 1, map[string]string{"region": "eu"})
+		w.Add(pid(n), "account", 1, map[string]string{"region": "eu"})
 	}
-	dir.Add(pid("acct-6"), "account", 1, map[string]string{"region": "us"})
-	dir.Add(pid("acct-7"), "account", 2, map[string]string{"region": "eu"})
+	w.Add(pid("acct-6"), "account", 1, map[string]string{"region": "us"})
+	w.Add(pid("acct-7"), "account", 2, map[string]string{"region": "eu"})
 	return dir
+}
+
+// newDirectory returns an empty directory and its write side: these tests
+// record live actors by hand, as a node does when they spawn and update.
+func newDirectory() (*registry.Directory, directory.Writer) {
+	dir := registry.DirectoryOf()
+	return dir, directory.WriterOf(dir)
 }
 
 func ms(n int) manifest.Duration {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/molt-go/molt/internal/directory"
 	"github.com/molt-go/molt/update/manifest"
 )
 
@@ -36,7 +37,7 @@ func TestProbationOutOfRangeIsAProblem(t *testing.T) {
 // all-or-nothing group is updated without it.
 func TestGroupMemberOutsideFromIsAProblem(t *testing.T) {
 	dir := bankDirectory()
-	dir.Add(pid("acct-9"), "account", 3, map[string]string{"region": "eu"})
+	directory.WriterOf(dir).Add(pid("acct-9"), "account", 3, map[string]string{"region": "eu"})
 	p := &manifest.Package{
 		ID:      "p",
 		Updates: []manifest.KindUpdate{{Kind: "account", From: []uint32{1}, To: 2, Targets: manifest.Targets{Actors: []string{"acct-1", "acct-9"}}}},

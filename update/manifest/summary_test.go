@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/molt-go/molt/registry"
 	"github.com/molt-go/molt/update/manifest"
 )
 
@@ -56,14 +55,14 @@ func TestSummaryBank(t *testing.T) {
 // groups and skipped of each kind, and how many more.
 func TestSummaryOfAFleet(t *testing.T) {
 	cat := plainCatalog(t, "k", "j")
-	dir := registry.NewDirectory()
+	dir, w := newDirectory()
 	for i := range 1000 {
-		dir.Add(pid(fmt.Sprintf("k%04d", i)), "k", 1, nil)
+		w.Add(pid(fmt.Sprintf("k%04d", i)), "k", 1, nil)
 	}
 	for i := range 40 {
-		dir.Add(pid(fmt.Sprintf("done%02d", i)), "k", 2, nil)
+		w.Add(pid(fmt.Sprintf("done%02d", i)), "k", 2, nil)
 	}
-	dir.Add(pid("j-down"), "j", 2, nil)
+	w.Add(pid("j-down"), "j", 2, nil)
 	var groups []manifest.Group
 	for g := range 6 {
 		groups = append(groups, manifest.Group{Name: fmt.Sprintf("g%d", g), Members: []string{fmt.Sprintf("k%04d", 2*g), fmt.Sprintf("k%04d", 2*g+1)}})

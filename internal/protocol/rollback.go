@@ -1,10 +1,11 @@
-package update
+package protocol
 
 import (
 	"fmt"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/molt-go/molt/registry"
+	"github.com/molt-go/molt/update"
 )
 
 // Rollback puts back version to on host, with the state migrated down from
@@ -29,7 +30,7 @@ func Rollback(ctx actor.Context, catalog *registry.Catalog, host Host, state act
 	current := host.Behavior()
 	host.Install(to, old, plan.Adapters())
 	err = guard("receiving VersionChanged", func() error {
-		host.Deliver(ctx, old, &VersionChanged{From: from, To: to})
+		host.Deliver(ctx, old, &update.VersionChanged{From: from, To: to})
 		return nil
 	})
 	if err != nil {

@@ -1,4 +1,4 @@
-package update
+package protocol
 
 import (
 	"fmt"
@@ -6,15 +6,8 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/molt-go/molt/registry"
+	"github.com/molt-go/molt/update"
 )
-
-// DefaultDeadline bounds an update whose request sets no deadline.
-const DefaultDeadline = 2 * time.Second
-
-// MaxDeadline is the longest deadline an update may ask for. An actor is
-// held for at most its deadline; a longer one is almost certainly a unit
-// mistake (seconds taken for milliseconds).
-const MaxDeadline = 10 * time.Minute
 
 // Host is the live-updatable actor as the protocol sees it. The actor package
 // implements it; every method is called on the actor's own goroutine, from
@@ -49,8 +42,8 @@ type Host interface {
 type Update struct {
 	catalog *registry.Catalog
 	host    Host
-	req     *UpdateActor
-	res     *UpdateResult
+	req     *update.UpdateActor
+	res     *update.UpdateResult
 	plan    *registry.Plan
 
 	start     time.Time
@@ -66,7 +59,7 @@ type Update struct {
 // Start begins the update req of host: initialization, notification, and
 // preparation as far as it can go now. An actor that is already in its
 // stable state is updated before Start returns.
-func Start(ctx actor.Context, catalog *registry.Catalog, host Host, req *UpdateActor) *Update {
+func Start(ctx actor.Context, catalog *registry.Catalog, host Host, req *update.UpdateActor) *Update {
 	now := time.Now()
 	u := &Update{
 		catalog: catalog,
@@ -74,7 +67,7 @@ func Start(ctx actor.Context, catalog *registry.Catalog, host Host, req *UpdateA
 		req:     req,
 		start:   now,
 		old:     host.Behavior(),
-		res: &UpdateResult{
+		res: &update.UpdateResult{
 			UpdateId:    EchoID(req.GetUpdateId()),
 			Kind:        host.Kind(),
 			Actor:       ctx.Self().GetId(),
@@ -83,21 +76,21 @@ func Start(ctx actor.Context, catalog *registry.Catalog, host Host, req *UpdateA
 		},
 	}
 
-	u.res.Phase = Phase_PHASE_INITIALIZATION
+	u.res.Phase = update.Phase_PHASE_INITIALIZATION
 	if err := u.initialize(); err != nil {
-		u.finish(Outcome_OUTCOME_REJECTED, err)
+		u.finish(update.Outcome_OUTCOME_REJECTED, err)
 		return u
 	}
 	u.lap(&u.res.InitializationNs)
 
-	u.res.Phase = Phase_PHASE_NOTIFICATION
+	u.res.Phase = update.Phase_PHASE_NOTIFICATION
 	if err := u.notify(ctx); err != nil {
 		u.abort(ctx, err)
 		return u
 	}
 	u.lap(&u.res.NotificationNs)
 
-	u.res.Phase = Phase_PHASE_PREPARATION
+	u.res.Phase = update.Phase_PHASE_PREPARATION
 	u.host.Hold(true)
 	u.Continue(ctx)
 	return u
@@ -134,14 +127,14 @@ func (u *Update) Continue(ctx actor.Context) {
 	}
 	u.lap(&u.res.PreparationNs)
 
-	u.res.Phase = Phase_PHASE_STATE_CHECKING
+	u.res.Phase = update.Phase_PHASE_STATE_CHECKING
 	if err := u.checkState(); err != nil {
 		u.abort(ctx, err)
 		return
 	}
 	u.lap(&u.res.StateCheckingNs)
 
-	u.res.Phase = Phase_PHASE_STATE_TRANSFER
+	u.res.Phase = update.Phase_PHASE_STATE_TRANSFER
 	if err := u.transferState(); err != nil {
 		u.abort(ctx, err)
 		return
@@ -153,7 +146,7 @@ func (u *Update) Continue(ctx actor.Context) {
 		// so nothing is admitted any more.
 		u.host.Hold(false)
 		u.staged = true
-		u.res.Outcome = Outcome_OUTCOME_STAGED
+		u.res.Outcome = update.Outcome_OUTCOME_STAGED
 		return
 	}
 	u.commit(ctx)
@@ -161,13 +154,13 @@ func (u *Update) Continue(ctx actor.Context) {
 
 // commit runs the replacement phase and ends the update.
 func (u *Update) commit(ctx actor.Context) {
-	u.res.Phase = Phase_PHASE_REPLACEMENT
+	u.res.Phase = update.Phase_PHASE_REPLACEMENT
 	if err := u.replace(ctx); err != nil {
 		u.abort(ctx, err)
 		return
 	}
 	u.lap(&u.res.ReplacementNs)
-	u.finish(Outcome_OUTCOME_COMMITTED, nil)
+	u.finish(update.Outcome_OUTCOME_COMMITTED, nil)
 }
 
 // Staged reports whether the update has staged its migrated state and
@@ -217,7 +210,7 @@ func (u *Update) Abort(ctx actor.Context, reason error) {
 func (u *Update) Done() bool { return u.done }
 
 // Result returns how the update ended; it is complete once Done.
-func (u *Update) Result() *UpdateResult { return u.res }
+func (u *Update) Result() *update.UpdateResult { return u.res }
 
 // Deadline returns when the update aborts if not done; zero if it was
 // rejected before one was set. A staged update waits for its group's
@@ -239,7 +232,7 @@ func (u *Update) initialize() error {
 	if err := u.req.Validate(); err != nil {
 		return err
 	}
-	u.limit, _ = deadlineOf(u.req)
+	u.limit = deadlineOf(u.req)
 	if fv := u.req.GetFromVersion(); fv != 0 && fv != u.host.Version() {
 		return fmt.Errorf("the update applies to version %d but the actor runs version %d", fv, u.host.Version())
 	}
@@ -259,18 +252,15 @@ func (u *Update) initialize() error {
 	return nil
 }
 
-// MaxProbation is the longest probation window in time.
-const MaxProbation = 24 * time.Hour
-
 // Phase 2. Notification: tell the behaviour, if it listens.
 func (u *Update) notify(ctx actor.Context) error {
-	n, ok := u.old.(Notifiable)
+	n, ok := u.old.(update.Notifiable)
 	if !ok {
 		return nil
 	}
 	u.notified = true
 	return guard("UpdateComing", func() error {
-		n.UpdateComing(ctx, &Notice{
+		n.UpdateComing(ctx, &update.Notice{
 			UpdateID: u.req.GetUpdateId(), From: u.plan.From(), To: u.plan.To(), Deadline: u.Deadline(),
 			Staged: u.req.GetStage(), Group: u.req.GetGroup(),
 		})
@@ -281,7 +271,7 @@ func (u *Update) notify(ctx actor.Context) error {
 // Phase 3. Preparation: user messages are held (Start asked the host) and
 // the behaviour drains until it says it is stable.
 func (u *Update) prepare() (stable bool, err error) {
-	q, ok := u.old.(Quiescent)
+	q, ok := u.old.(update.Quiescent)
 	if !ok {
 		return true, nil
 	}
@@ -319,7 +309,7 @@ func (u *Update) transferState() error {
 func (u *Update) replace(ctx actor.Context) error {
 	u.host.Install(u.plan.To(), u.next, u.plan.Adapters())
 	err := guard("receiving VersionChanged", func() error {
-		u.host.Deliver(ctx, u.next, &VersionChanged{From: u.plan.From(), To: u.plan.To()})
+		u.host.Deliver(ctx, u.next, &update.VersionChanged{From: u.plan.From(), To: u.plan.To()})
 		return nil
 	})
 	if err != nil {
@@ -331,11 +321,11 @@ func (u *Update) replace(ctx actor.Context) error {
 // abort ends the update on the old version, with its old state.
 func (u *Update) abort(ctx actor.Context, reason error) {
 	old := u.old
-	u.finish(Outcome_OUTCOME_ABORTED, reason)
+	u.finish(update.Outcome_OUTCOME_ABORTED, reason)
 	if u.notified {
 		// The behaviour may have stopped work on notice: tell it to go on.
 		err := guard("receiving Aborted", func() error {
-			u.host.Deliver(ctx, old, &Aborted{UpdateID: u.req.GetUpdateId(), Phase: u.res.Phase, Reason: u.res.Reason})
+			u.host.Deliver(ctx, old, &update.Aborted{UpdateID: u.req.GetUpdateId(), Phase: u.res.Phase, Reason: u.res.Reason})
 			return nil
 		})
 		if err != nil {
@@ -344,20 +334,20 @@ func (u *Update) abort(ctx actor.Context, reason error) {
 	}
 }
 
-func (u *Update) finish(outcome Outcome, reason error) {
+func (u *Update) finish(outcome update.Outcome, reason error) {
 	u.done = true
 	u.res.Outcome = outcome
 	if reason != nil {
 		u.res.Reason = reason.Error()
 	}
 	u.res.HeldMessages = uint32(u.host.Held())
-	if outcome != Outcome_OUTCOME_REJECTED {
+	if outcome != update.Outcome_OUTCOME_REJECTED {
 		u.host.Release()
 	}
 	switch {
-	case u.staged && outcome == Outcome_OUTCOME_ABORTED && u.res.Phase == Phase_PHASE_STATE_TRANSFER:
+	case u.staged && outcome == update.Outcome_OUTCOME_ABORTED && u.res.Phase == update.Phase_PHASE_STATE_TRANSFER:
 		u.lap(&u.res.DecisionNs) // aborted while waiting for the decision
-	case outcome != Outcome_OUTCOME_COMMITTED:
+	case outcome != update.Outcome_OUTCOME_COMMITTED:
 		u.lap(u.phaseNs()) // the time of the phase that failed
 	}
 	u.res.TotalNs = int64(u.elapsed)
@@ -368,15 +358,15 @@ func (u *Update) finish(outcome Outcome, reason error) {
 func (u *Update) phaseNs() *int64 {
 	r := u.res
 	switch r.Phase {
-	case Phase_PHASE_NOTIFICATION:
+	case update.Phase_PHASE_NOTIFICATION:
 		return &r.NotificationNs
-	case Phase_PHASE_PREPARATION:
+	case update.Phase_PHASE_PREPARATION:
 		return &r.PreparationNs
-	case Phase_PHASE_STATE_CHECKING:
+	case update.Phase_PHASE_STATE_CHECKING:
 		return &r.StateCheckingNs
-	case Phase_PHASE_STATE_TRANSFER:
+	case update.Phase_PHASE_STATE_TRANSFER:
 		return &r.StateTransferNs
-	case Phase_PHASE_REPLACEMENT:
+	case update.Phase_PHASE_REPLACEMENT:
 		return &r.ReplacementNs
 	}
 	return &r.InitializationNs
@@ -391,7 +381,7 @@ func (u *Update) lap(field *int64) {
 }
 
 func checkInvariants(which string, state actor.Actor) error {
-	c, ok := state.(Checker)
+	c, ok := state.(update.Checker)
 	if !ok {
 		return nil
 	}

@@ -1,4 +1,4 @@
-package update_test
+package protocol_test
 
 import (
 	"errors"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	pa "github.com/asynkron/protoactor-go/actor"
+	"github.com/molt-go/molt/internal/protocol"
 	"github.com/molt-go/molt/registry"
 	"github.com/molt-go/molt/update"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -171,7 +172,7 @@ func TestPhases(t *testing.T) {
 			want.Items = []int{1, 2, 3}
 			want.Notified = true
 			h := &fakeHost{kind: "box", version: 1, behavior: old, held: 4}
-			u := update.Start(&fakeContext{}, boxCatalog(t), h, &update.UpdateActor{ToVersion: 2, UpdateId: "u1"})
+			u := protocol.Start(&fakeContext{}, boxCatalog(t), h, &update.UpdateActor{ToVersion: 2, UpdateId: "u1"})
 			if !u.Done() {
 				t.Fatal("an update of a stable actor did not finish within Start")
 			}
@@ -224,7 +225,7 @@ func TestPreparationWaitsForStable(t *testing.T) {
 	old := &box{Items: []int{7}}
 	h := &fakeHost{kind: "box", version: 1, behavior: old}
 	ctx := &fakeContext{}
-	u := update.Start(ctx, boxCatalog(t), h, &update.UpdateActor{ToVersion: 2})
+	u := protocol.Start(ctx, boxCatalog(t), h, &update.UpdateActor{ToVersion: 2})
 	if u.Done() || !h.holding {
 		t.Fatalf("an unstable actor: done=%v holding=%v, want held and waiting", u.Done(), h.holding)
 	}
@@ -260,7 +261,7 @@ func TestExpireAbortsInPreparation(t *testing.T) {
 	old := &box{Failing: "never-stable"}
 	h := &fakeHost{kind: "box", version: 1, behavior: old}
 	ctx := &fakeContext{}
-	u := update.Start(ctx, boxCatalog(t), h, &update.UpdateActor{ToVersion: 2, Deadline: durationpb.New(time.Millisecond)})
+	u := protocol.Start(ctx, boxCatalog(t), h, &update.UpdateActor{ToVersion: 2, Deadline: durationpb.New(time.Millisecond)})
 	if d := time.Until(u.Deadline()); d > time.Millisecond {
 		t.Errorf("deadline is %v away, want at most 1ms", d)
 	}
@@ -291,7 +292,7 @@ func TestRejectionTouchesNothing(t *testing.T) {
 	} {
 		old := &box{Stable_: true}
 		h := &fakeHost{kind: "box", version: 1, behavior: old}
-		u := update.Start(&fakeContext{}, boxCatalog(t), h, req)
+		u := protocol.Start(&fakeContext{}, boxCatalog(t), h, req)
 		res := u.Result()
 		if res.GetOutcome() != update.Outcome_OUTCOME_REJECTED || res.GetPhase() != update.Phase_PHASE_INITIALIZATION || res.GetReason() == "" {
 			t.Errorf("%v: got %v in %v (%q), want rejected in initialization with a reason", req, res.GetOutcome(), res.GetPhase(), res.GetReason())
@@ -311,7 +312,7 @@ func TestStagedUpdateWaitsForDecision(t *testing.T) {
 			old := &box{Items: []int{1}, Stable_: true}
 			h := &fakeHost{kind: "box", version: 1, behavior: old}
 			ctx := &fakeContext{}
-			u := update.Start(ctx, boxCatalog(t), h, &update.UpdateActor{ToVersion: 2, UpdateId: "g1", Stage: true, Group: []string{"a", "b"}})
+			u := protocol.Start(ctx, boxCatalog(t), h, &update.UpdateActor{ToVersion: 2, UpdateId: "g1", Stage: true, Group: []string{"a", "b"}})
 			if u.Done() || !u.Staged() || u.Result().GetOutcome() != update.Outcome_OUTCOME_STAGED {
 				t.Fatalf("after Start: done=%v staged=%v %v (%s), want staged", u.Done(), u.Staged(), u.Result().GetOutcome(), u.Result().GetReason())
 			}
@@ -375,7 +376,7 @@ func TestStagedAndProbationRequestsAreChecked(t *testing.T) {
 	}
 	for _, c := range cases {
 		h := &fakeHost{kind: "box", version: 1, behavior: &box{Stable_: true}}
-		res := update.Start(&fakeContext{}, boxCatalog(t), h, c.req).Result()
+		res := protocol.Start(&fakeContext{}, boxCatalog(t), h, c.req).Result()
 		if res.GetOutcome() != update.Outcome_OUTCOME_REJECTED || !strings.Contains(res.GetReason(), c.reason) {
 			t.Errorf("%v: %v %q, want rejected saying %q", c.req, res.GetOutcome(), res.GetReason(), c.reason)
 		}
