@@ -21,4 +21,6 @@ var registerAll = []func(*registry.Catalog) error{
 	RegisterProfile, RegisterWallet, RegisterTallyShard, RegisterTally,
 	func(cat *registry.Catalog) error { return RegisterHeartbeat(cat, SchedulerTicker) },
 	func(cat *registry.Catalog) error { return RegisterQuoter(cat, nil) },
+	func(cat *registry.Catalog) error { return RegisterJournal(cat, "never opened") },
+	RegisterSession, RegisterContact, RegisterQuota,
 }
