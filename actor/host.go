@@ -34,6 +34,7 @@ type cell struct {
 	first   pa.Actor    // the behaviour Spawn made, for the first incarnation
 	stopped atomic.Bool // set when the actor has stopped, for Spawn
 	stashed []stashed   // what protoactor's stash holds for the next incarnation, as the behaviour saw it
+	state   cellState   // what Node.Status reads from other goroutines
 }
 
 // stashed is a message a behaviour stashed through a message context:
@@ -165,6 +166,7 @@ func (h *host) Receive(ctx pa.Context) {
 		}
 	case *pa.Started:
 		h.node.record.Add(ctx.Self(), h.kind, h.version, h.labels)
+		h.started(ctx.Self())
 		h.mailbox.AfterSystem(func() { h.afterContinuation(ctx) })
 		h.deliver(ctx)
 	case *pa.Restarting:
@@ -177,6 +179,7 @@ func (h *host) Receive(ctx pa.Context) {
 		h.end(ctx, "the actor stopped")
 		h.stopped.Store(true)
 		h.node.record.Remove(ctx.Self())
+		h.ended(ctx.Self())
 		h.deliver(ctx)
 	default:
 		switch {
@@ -445,6 +448,9 @@ func (h *host) refusal(ctx pa.Context, req *update.UpdateActor, reason string) *
 }
 
 func (h *host) respond(ctx pa.Context, r request, res *update.UpdateResult) {
+	if res.GetOutcome() != update.Outcome_OUTCOME_STAGED {
+		h.updateEnded(res)
+	}
 	switch {
 	case r.call != nil:
 		r.call.done <- res

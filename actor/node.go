@@ -16,6 +16,7 @@ import (
 	"github.com/molt-go/molt/mailbox"
 	"github.com/molt-go/molt/registry"
 	"github.com/molt-go/molt/update"
+	"go.opentelemetry.io/otel/metric"
 )
 
 // Errors returned by a Node.
@@ -36,6 +37,8 @@ type Node struct {
 	directory *registry.Directory
 	record    directory.Writer // the directory's write side, the node's alone
 	workers   *workers
+	cells     sync.Map     // cellKey → *cell of each started actor, for Status and the gauges
+	metrics   *nodeMetrics // nil without WithMeterProvider
 }
 
 // Option configures a Node.
@@ -44,6 +47,7 @@ type Option func(*nodeConfig)
 type nodeConfig struct {
 	system *pa.ActorSystem
 	config []pa.ConfigOption
+	meters metric.MeterProvider
 }
 
 // WithActorSystem runs the node on an existing actor system instead of a new
@@ -74,6 +78,9 @@ func NewNode(catalog *registry.Catalog, options ...Option) *Node {
 	dir := registry.DirectoryOf()
 	n := &Node{system: system, catalog: catalog, directory: dir, record: directory.WriterOf(dir), workers: newWorkers(defaultThroughput)}
 	n.register()
+	if c.meters != nil {
+		n.metrics = newMetrics(n, c.meters)
+	}
 	return n
 }
 
@@ -103,6 +110,9 @@ const defaultThroughput = 300
 // Shutdown shuts the actor system down and lets the node's worker
 // goroutines exit.
 func (n *Node) Shutdown() {
+	if n.metrics != nil {
+		n.metrics.stop()
+	}
 	n.workers.stop()
 	n.system.Shutdown()
 }

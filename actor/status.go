@@ -1,0 +1,129 @@
+package actor
+
+import (
+	"sync/atomic"
+
+	pa "github.com/asynkron/protoactor-go/actor"
+	"github.com/molt-go/molt/registry"
+	"github.com/molt-go/molt/update"
+	"google.golang.org/protobuf/proto"
+)
+
+// Status is what a node knows of one live actor: its directory entry, what
+// its mailbox holds, and how its last update ended. It is read off the
+// message path: the node keeps nothing per message for it, and the counts
+// are read from the mailbox when asked.
+type Status struct {
+	registry.Entry
+	// Queued is the user messages waiting in the mailbox, not yet examined.
+	Queued int
+	// Held is the user messages an update in progress is holding back.
+	Held int
+	// LastUpdate is the result of the last update that ended on the actor
+	// (committed, aborted or rejected by the actor itself; a request
+	// Node.Update refused before sending it never reached the actor), a
+	// copy the caller may keep; nil if none has ended since it was spawned.
+	LastUpdate *update.UpdateResult
+}
+
+// cellState is the part of a cell that other goroutines read: set once the
+// actor starts, so that a status never reads a field the actor's goroutine
+// is writing.
+type cellState struct {
+	last atomic.Pointer[update.UpdateResult] // private copy, never modified
+}
+
+// Status returns the status of the live actor pid, and false if it is not a
+// live molt actor of this node.
+func (n *Node) Status(pid *pa.PID) (Status, bool) {
+	e, ok := n.directory.Lookup(pid)
+	if !ok {
+		return Status{}, false
+	}
+	return n.statusOf(e), true
+}
+
+// Statuses calls fn with the status of each live actor of a kind (every
+// kind if kind is empty), in the directory's order (by PID address and id),
+// until fn returns false. It works on a copy of the directory's list, so fn
+// may call the node.
+func (n *Node) Statuses(kind string, fn func(Status) bool) {
+	for _, e := range n.directory.List(kind) {
+		if !fn(n.statusOf(e)) {
+			return
+		}
+	}
+}
+
+func (n *Node) statusOf(e registry.Entry) Status {
+	s := Status{Entry: e}
+	c := n.cellOf(e.PID)
+	if c == nil {
+		// Spawned, not started yet: nothing queued has been looked at.
+		return s
+	}
+	if c.mailbox != nil {
+		counts := c.mailbox.Counts()
+		s.Queued, s.Held = counts.Queued, counts.Held
+	}
+	if last := c.state.last.Load(); last != nil {
+		s.LastUpdate = proto.CloneOf(last)
+	}
+	return s
+}
+
+type cellKey struct{ address, id string }
+
+func (n *Node) cellOf(pid *pa.PID) *cell {
+	v, ok := n.cells.Load(cellKey{pid.GetAddress(), pid.GetId()})
+	if !ok {
+		return nil
+	}
+	return v.(*cell)
+}
+
+// started and stopped keep the node's index of cells, which statuses and
+// the mailbox gauge read; they run on the actor's goroutine, at its start
+// and stop, never per message.
+func (c *cell) started(self *pa.PID) {
+	c.node.cells.Store(cellKey{self.GetAddress(), self.GetId()}, c)
+}
+
+func (c *cell) ended(self *pa.PID) {
+	c.node.cells.Delete(cellKey{self.GetAddress(), self.GetId()})
+}
+
+// updateEnded keeps res, the final result of an update on this actor, for
+// Status, and records it in the node's metrics. It runs once per update, as
+// the result goes out: never for a plain message.
+func (h *host) updateEnded(res *update.UpdateResult) {
+	h.state.last.Store(copyResult(res))
+	if m := h.node.metrics; m != nil {
+		m.record(res)
+	}
+}
+
+// copyResult copies res field by field: cheaper than proto.Clone on a path
+// that every update takes, and the requester may modify its own result.
+func copyResult(r *update.UpdateResult) *update.UpdateResult {
+	return &update.UpdateResult{
+		UpdateId:         r.UpdateId,
+		Outcome:          r.Outcome,
+		Kind:             r.Kind,
+		Actor:            r.Actor,
+		FromVersion:      r.FromVersion,
+		ToVersion:        r.ToVersion,
+		Phase:            r.Phase,
+		Reason:           r.Reason,
+		HeldMessages:     r.HeldMessages,
+		InitializationNs: r.InitializationNs,
+		NotificationNs:   r.NotificationNs,
+		PreparationNs:    r.PreparationNs,
+		StateCheckingNs:  r.StateCheckingNs,
+		StateTransferNs:  r.StateTransferNs,
+		ReplacementNs:    r.ReplacementNs,
+		TotalNs:          r.TotalNs,
+		DecisionNs:       r.DecisionNs,
+		QueuedMessages:   r.QueuedMessages,
+	}
+}
