@@ -138,6 +138,9 @@ func (h *host) Receive(ctx pa.Context) {
 	if len(h.unstash) > 0 && h.redeliver(ctx) {
 		return
 	}
+	if h.node.net != nil && h.refused(ctx) {
+		return
+	}
 	switch m := ctx.Message().(type) {
 	case *update.UpdateActor:
 		h.request(ctx, request{req: m, sender: ctx.Sender()})

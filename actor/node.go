@@ -37,6 +37,7 @@ type Node struct {
 	directory *registry.Directory
 	record    directory.Writer // the directory's write side, the node's alone
 	workers   *workers
+	net       *network     // nil without WithRemote
 	cells     sync.Map     // cellKey → *cell of each started actor, for Status and the gauges
 	metrics   *nodeMetrics // nil without WithMeterProvider
 }
@@ -48,6 +49,7 @@ type nodeConfig struct {
 	system *pa.ActorSystem
 	config []pa.ConfigOption
 	meters metric.MeterProvider
+	remote *RemoteConfig
 }
 
 // WithActorSystem runs the node on an existing actor system instead of a new
@@ -62,7 +64,8 @@ func WithConfig(options ...pa.ConfigOption) Option {
 	return func(c *nodeConfig) { c.config = append(c.config, options...) }
 }
 
-// NewNode returns a node that spawns the kinds of catalog.
+// NewNode returns a node that spawns the kinds of catalog. It panics if
+// WithRemote cannot start; StartNode returns that error instead.
 func NewNode(catalog *registry.Catalog, options ...Option) *Node {
 	var c nodeConfig
 	for _, o := range options {
@@ -78,6 +81,13 @@ func NewNode(catalog *registry.Catalog, options ...Option) *Node {
 	dir := registry.DirectoryOf()
 	n := &Node{system: system, catalog: catalog, directory: dir, record: directory.WriterOf(dir), workers: newWorkers(defaultThroughput)}
 	n.register()
+	if err := n.startRemote(c.remote); err != nil {
+		n.workers.stop()
+		if c.system == nil {
+			system.Shutdown()
+		}
+		panic(remoteStartError{err})
+	}
 	if c.meters != nil {
 		n.metrics = newMetrics(n, c.meters)
 	}
@@ -107,9 +117,10 @@ func (n *Node) Directory() *registry.Directory { return n.directory }
 // as protoactor's default dispatcher.
 const defaultThroughput = 300
 
-// Shutdown shuts the actor system down and lets the node's worker
-// goroutines exit.
+// Shutdown stops remote, if the node runs it, shuts the actor system down
+// and lets the node's worker goroutines exit.
 func (n *Node) Shutdown() {
+	n.stopRemote()
 	if n.metrics != nil {
 		n.metrics.stop()
 	}
