@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	pa "github.com/asynkron/protoactor-go/actor"
 	molt "github.com/molt-go/molt/actor"
 	"github.com/molt-go/molt/admin"
 	"github.com/molt-go/molt/update"
@@ -308,5 +309,40 @@ func TestSpawnErrors(t *testing.T) {
 	}
 	if _, err := admin.Spawn(fx.node, fx.mgr, admin.Config{MaxPageSize: -1}); err == nil {
 		t.Error("Spawn took an invalid Config")
+	}
+}
+
+// TestRequestsFromAnotherProcessAreAuthorized: a message whose header
+// carries an origin (what the node's remote writes on every message from
+// another process) goes through the node's access control, which here,
+// with no remote configured, refuses it; an event claiming to come from
+// another process is not relayed.
+func TestRequestsFromAnotherProcessAreAuthorized(t *testing.T) {
+	fx := newFixture(t, 1, admin.Config{})
+	remote := map[string]string{"molt-origin-address": "192.0.2.1:4000", "molt-origin-credential": "token"}
+	for _, req := range []proto.Message{&admin.ListActors{}, &admin.UpdateActors{Name: "s-00", ToVersion: 2}, &admin.RollBackLast{}} {
+		f := pa.NewFuture(fx.node.System(), 10*time.Second)
+		fx.node.Root().Send(fx.admin.PID(), &pa.MessageEnvelope{Header: remote, Message: req, Sender: f.PID()})
+		res, err := f.Result()
+		if err != nil {
+			t.Fatalf("no answer to %T from another process: %v", req, err)
+		}
+		refused(t, res, "refused")
+	}
+	if v := fx.versionOf(t, "s-00"); v != 1 {
+		t.Errorf("s-00 runs %d after a refused update, want 1", v)
+	}
+
+	ev := newEvents(t, fx)
+	answer[*admin.Subscribed](t, fx.ask(t, &admin.Subscribe{Subscriber: ref(ev.pid)}))
+	fx.node.Root().Send(fx.admin.PID(), &pa.MessageEnvelope{Header: remote, Message: &manager.Event{PackageId: "forged"}})
+	fx.node.Root().Send(fx.admin.PID(), &manager.Event{PackageId: "local"})
+	select {
+	case m := <-ev.ch:
+		if e, ok := m.(*manager.Event); !ok || e.GetPackageId() != "local" {
+			t.Errorf("the subscriber got %v first, want the local event (the forged one dropped)", m)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the local event was not relayed within 10s")
 	}
 }
