@@ -100,6 +100,9 @@ func (m *managerActor) lookup(uid string) *run {
 }
 
 func (m *managerActor) Receive(ctx pa.Context) {
+	if err := m.authorize(ctx); err != nil {
+		return
+	}
 	switch msg := ctx.Message().(type) {
 	case *RunPackage:
 		m.runDocument(ctx, msg)
@@ -408,4 +411,26 @@ func parseFormat(s string) (manifest.Format, error) {
 		s = clip(s, longest, "format name length")
 	}
 	return manifest.ParseFormat(s)
+}
+
+// authorize asks the node's access control (molt.Authorize) whether a
+// message from outside the manager may act: a message sent in this process
+// may; one from another process only if the node's RemoteConfig.Allow
+// accepts its authenticated origin. A refused request is answered with
+// PackageRefused, a refused result or event is dropped; either way
+// molt.Authorize has logged it with its origin.
+func (m *managerActor) authorize(ctx pa.Context) error {
+	switch ctx.Message().(type) {
+	case *RunPackage, *CancelPackage, *Subscribe, *Unsubscribe, *update.UpdateResult, *update.ProbationResult:
+	default:
+		return nil // the manager's own messages, and protoactor's
+	}
+	err := molt.Authorize(ctx)
+	if err != nil && ctx.Sender() != nil {
+		switch ctx.Message().(type) {
+		case *RunPackage, *CancelPackage, *Subscribe, *Unsubscribe:
+			ctx.Respond(&PackageRefused{Reason: err.Error()})
+		}
+	}
+	return err
 }
