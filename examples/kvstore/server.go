@@ -84,11 +84,11 @@ func newAPI(s *shards, timeout time.Duration, mp metric.MeterProvider) *api {
 }
 
 func (a *api) routes(mux *http.ServeMux) {
-	mux.Handle("GET /kv/{key}", a.measured("get", a.get))
-	mux.Handle("PUT /kv/{key}", a.measured("put", a.put))
-	mux.Handle("DELETE /kv/{key}", a.measured("delete", a.delete))
+	mux.Handle("GET /kv/{key...}", a.measured("get", a.get))
+	mux.Handle("PUT /kv/{key...}", a.measured("put", a.put))
+	mux.Handle("DELETE /kv/{key...}", a.measured("delete", a.delete))
 	mux.Handle("GET /kv", a.measured("list", a.list))
-	mux.Handle("GET /ttl/{key}", a.measured("ttl", a.ttl))
+	mux.Handle("GET /ttl/{key...}", a.measured("ttl", a.ttl))
 	mux.Handle("GET /debug/shards", a.measured("shards", a.debugShards))
 }
 
