@@ -149,8 +149,6 @@ func (e Entry) expired(now int64) bool { return e.ExpiresAt != 0 && e.ExpiresAt 
 // stop and restart) and keys that are never read again still go.
 type ShardV2 struct {
 	Data map[string]Entry
-
-	now func() time.Time // time.Now, but a test may stop the clock
 }
 
 // sweepPerWrite is how many entries a write looks at for expiry.
@@ -160,7 +158,7 @@ func (s *ShardV2) Receive(ctx actor.Context) {
 	if s.Data == nil {
 		s.Data = map[string]Entry{}
 	}
-	now := s.clock().UnixNano()
+	now := time.Now().UnixNano()
 	switch m := ctx.Message().(type) {
 	case *Get:
 		e, ok := s.live(m.Key, now)
@@ -198,13 +196,6 @@ func (s *ShardV2) Receive(ctx actor.Context) {
 		}
 		ctx.Respond(&ShardInfo{Version: 2, Keys: n})
 	}
-}
-
-func (s *ShardV2) clock() time.Time {
-	if s.now != nil {
-		return s.now()
-	}
-	return time.Now()
 }
 
 // live returns key's entry if it has not expired, and drops it if it has.
@@ -286,19 +277,13 @@ func migrateDown(now func() time.Time) func(*ShardV2) (*ShardV1, error) {
 // Register adds the kvshard kind, versions 1 and 2 and the migrations
 // between them, to cat.
 func Register(cat *registry.Catalog) error {
-	return register(cat, time.Now)
-}
-
-// register is Register with the clock the down migration reads, so that a
-// test can decide which TTLs are live.
-func register(cat *registry.Catalog, now func() time.Time) error {
 	return errors.Join(
 		registry.Register(cat, Kind, 1, func() *ShardV1 { return &ShardV1{Data: map[string][]byte{}} },
 			registry.Accepts(api1...)),
 		registry.Register(cat, Kind, 2, func() *ShardV2 { return &ShardV2{Data: map[string]Entry{}} },
-			registry.Accepts(api1...), registry.Transient("now")),
+			registry.Accepts(api1...)),
 		registry.Migrate(cat, Kind, 1, 2, migrateUp),
-		registry.Migrate(cat, Kind, 2, 1, migrateDown(now)),
+		registry.Migrate(cat, Kind, 2, 1, migrateDown(time.Now)),
 	)
 }
 

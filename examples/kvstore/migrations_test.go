@@ -1,0 +1,84 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/molt-go/molt/registry"
+	"github.com/molt-go/molt/registry/registrytest"
+	"pgregory.net/rapid"
+)
+
+func newCatalog(t *testing.T) *registry.Catalog {
+	t.Helper()
+	cat := registry.New()
+	if err := Register(cat); err != nil {
+		t.Fatalf("registering %s: %v", Kind, err)
+	}
+	if w := cat.Warnings(); len(w) > 0 {
+		t.Fatalf("registering %s warned: %v", Kind, w)
+	}
+	return cat
+}
+
+var keys = rapid.StringMatching(`[a-z/]{1,12}`)
+
+// v2States draws version 2 states with every kind of entry: no expiry, an
+// expiry long past, one in the far future (a live TTL, which the down
+// migration refuses), and values empty or not.
+var v2States = rapid.Custom(func(t *rapid.T) *ShardV2 {
+	now := time.Now().UnixNano()
+	expiry := rapid.OneOf(
+		rapid.Just(int64(0)),
+		rapid.Int64Range(1, now-int64(time.Hour)),
+		rapid.Int64Range(now+int64(24*time.Hour), now+int64(365*24*time.Hour)),
+	)
+	entries := rapid.Custom(func(t *rapid.T) Entry {
+		return Entry{Value: rapid.SliceOfN(rapid.Byte(), 1, 16).Draw(t, "value"), ExpiresAt: expiry.Draw(t, "expiresAt")}
+	})
+	return &ShardV2{Data: rapid.MapOfN(keys, entries, 0, 8).Draw(t, "data")}
+})
+
+var v1States = rapid.Custom(func(t *rapid.T) *ShardV1 {
+	return &ShardV1{Data: rapid.MapOfN(keys, rapid.SliceOfN(rapid.Byte(), 1, 16), 0, 8).Draw(t, "data")}
+})
+
+// TestShardMigrations checks the kind with the migration test kit: codecs
+// carry every state, 1→2→1 gives the state back, version 2 accepts what
+// version 1 does, and 2→1 refuses some states by design (a live TTL).
+func TestShardMigrations(t *testing.T) {
+	registrytest.Check(t, newCatalog(t), Kind,
+		registrytest.States(1, v1States),
+		registrytest.States(2, v2States),
+		registrytest.Lossless(1, 2),
+		registrytest.MayRefuse(2, 1),
+	)
+}
+
+// TestDownMigration pins the choice documented on migrateDown: a live TTL
+// refuses the downgrade and names the key; an expired entry is dropped; a
+// value without expiry is kept.
+func TestDownMigration(t *testing.T) {
+	now := time.Unix(1_000_000, 0)
+	down := migrateDown(func() time.Time { return now })
+
+	_, err := down(&ShardV2{Data: map[string]Entry{
+		"plain":   {Value: []byte("p")},
+		"session": {Value: []byte("s"), ExpiresAt: now.Add(time.Minute).UnixNano()},
+	}})
+	if err == nil || !strings.Contains(err.Error(), `"session"`) || !strings.Contains(err.Error(), "live TTL") {
+		t.Fatalf("a live TTL: got error %v, want a refusal naming the key \"session\"", err)
+	}
+
+	v1, err := down(&ShardV2{Data: map[string]Entry{
+		"plain": {Value: []byte("p")},
+		"gone":  {Value: []byte("g"), ExpiresAt: now.Add(-time.Second).UnixNano()},
+	}})
+	if err != nil {
+		t.Fatalf("no live TTL: %v", err)
+	}
+	if len(v1.Data) != 1 || string(v1.Data["plain"]) != "p" {
+		t.Fatalf("down migration gave %v, want only plain=p (the expired entry dropped)", v1.Data)
+	}
+}
