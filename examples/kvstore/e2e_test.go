@@ -172,4 +172,3 @@ func getShards(t *testing.T, url string) []ShardStatus {
 	}
 	return out
 }
-
