@@ -79,6 +79,11 @@ func parseFlags(args []string, errOut io.Writer) (Config, error) {
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
+	if fs.NArg() > 0 {
+		err := fmt.Errorf("unexpected arguments: %v", fs.Args())
+		fmt.Fprintln(errOut, err)
+		return c, err
+	}
 	if err := c.validate(); err != nil {
 		fmt.Fprintln(errOut, err)
 		return c, err
