@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -81,4 +82,31 @@ func TestDownMigration(t *testing.T) {
 	if len(v1.Data) != 1 || string(v1.Data["plain"]) != "p" {
 		t.Fatalf("down migration gave %v, want only plain=p (the expired entry dropped)", v1.Data)
 	}
+}
+
+// TestListKeys checks the bounded selection against sorting everything.
+func TestListKeys(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		all := rapid.SliceOfDistinct(keys, rapid.ID).Draw(t, "keys")
+		m := &List{Prefix: rapid.StringMatching(`[a-c]{0,2}`).Draw(t, "prefix"), Limit: rapid.IntRange(0, 10).Draw(t, "limit")}
+		got, more := listKeys(m, func(yield func(string) bool) {
+			for _, k := range all {
+				if !yield(k) {
+					return
+				}
+			}
+		})
+		var want []string
+		for _, k := range all {
+			if strings.HasPrefix(k, m.Prefix) {
+				want = append(want, k)
+			}
+		}
+		slices.Sort(want)
+		wantMore := len(want) > m.Limit
+		want = want[:min(m.Limit, len(want))]
+		if !slices.Equal(got, want) || more != wantMore {
+			t.Fatalf("listKeys(%+v) = %v, %v; want %v, %v", m, got, more, want, wantMore)
+		}
+	})
 }

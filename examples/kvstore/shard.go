@@ -287,20 +287,26 @@ func Register(cat *registry.Catalog) error {
 	)
 }
 
-// listKeys collects, in order, at most m.Limit of the keys that start with
-// m.Prefix, and says whether any were left out.
-func listKeys(m *List, keys func(yield func(string) bool)) ([]string, bool) {
-	var out []string
+// listKeys returns, in order, the first m.Limit keys that start with
+// m.Prefix, and whether any were left out. It keeps at most m.Limit keys
+// at a time, so a listing costs memory by its limit, not by the shard's
+// size.
+func listKeys(m *List, keys func(yield func(string) bool)) (out []string, more bool) {
 	for k := range keys {
-		if strings.HasPrefix(k, m.Prefix) {
-			out = append(out, k)
+		if !strings.HasPrefix(k, m.Prefix) {
+			continue
 		}
+		if len(out) >= m.Limit {
+			more = true
+			if len(out) == 0 || k >= out[len(out)-1] {
+				continue
+			}
+			out = out[:len(out)-1]
+		}
+		i, _ := slices.BinarySearch(out, k)
+		out = slices.Insert(out, i, k)
 	}
-	slices.Sort(out)
-	if len(out) > m.Limit {
-		return out[:m.Limit], true
-	}
-	return out, false
+	return out, more
 }
 
 func quoteFew(keys []string, n int) string {
