@@ -31,12 +31,14 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	molt "github.com/molt-go/molt/actor"
+	"github.com/molt-go/molt/admin"
 	"github.com/molt-go/molt/registry"
 	"github.com/molt-go/molt/update/manager"
 	"github.com/prometheus/client_golang/prometheus"
@@ -73,8 +75,14 @@ type Config struct {
 	// UpdateDeadline is each shard's update deadline in a rollout.
 	UpdateDeadline time.Duration
 	// RolloutAfter, if set, moves every shard to version 2 that long after
-	// the start: a demo and test flag, until the molt CLI does it.
+	// the start: a demo and test flag; `molt apply` does the same from a
+	// terminal.
 	RolloutAfter time.Duration
+	// Remote, if set, is where the molt node listens for other processes
+	// (host:port, port 0 for any free one): the `molt` CLI reaches the
+	// admin service there. A loopback address admits loopback peers only
+	// (docs/operating.md, access control). Empty: no remote.
+	Remote string
 }
 
 func parseFlags(args []string, errOut io.Writer) (Config, error) {
@@ -88,7 +96,8 @@ func parseFlags(args []string, errOut io.Writer) (Config, error) {
 	fs.DurationVar(&cfg.Timeout, "timeout", 5*time.Second, "bound on each request to a shard")
 	fs.DurationVar(&cfg.UpdateDeadline, "update-deadline", time.Second, "each shard's update deadline in a rollout")
 	fs.DurationVar(&cfg.RolloutAfter, "rollout-after", 0,
-		"demo: move every shard to version 2 this long after the start (0: never); the molt CLI will replace it")
+		"demo: move every shard to version 2 this long after the start (0: never); `molt apply` does it by hand")
+	fs.StringVar(&cfg.Remote, "remote", "127.0.0.1:8090", "where the molt node listens for the molt CLI (host:port; empty: nowhere)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -175,7 +184,17 @@ func start(cfg Config, out io.Writer) (_ *service, err error) {
 			svc.Close()
 		}
 	}()
-	svc.node = molt.NewNode(cat, molt.WithMeterProvider(meters))
+	opts := []molt.Option{molt.WithMeterProvider(meters)}
+	if cfg.Remote != "" {
+		rc, err := remoteConfig(cfg.Remote)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, molt.WithRemote(rc))
+	}
+	if svc.node, err = molt.StartNode(cat, opts...); err != nil {
+		return nil, fmt.Errorf("the molt node: %w", err)
+	}
 
 	// The manager is named so that another process can reach it by name
 	// once the node listens for other processes.
@@ -223,13 +242,35 @@ func start(cfg Config, out io.Writer) (_ *service, err error) {
 // operatorServices starts what lets an operator reach the node from
 // another process, and returns what stops it.
 //
-// >>> REMOTE + ADMIN GO HERE, one call each: start the node's remote
-// listener (molt's remote with access control), then the admin service on
-// the node and the manager, and return a func that stops both. Until
-// then the node is reachable in process only, and -rollout-after stands in
-// for `molt apply`.
+// operatorServices starts the admin service on the node, under its
+// well-known name, so that the `molt` CLI can list the shards, apply
+// packages and roll them back; the node's remote (started with the node,
+// Config.Remote) is how it gets there, and its access control decides who
+// may.
 func operatorServices(node *molt.Node, mgr *manager.Manager, out io.Writer) (stop func(), err error) {
-	return func() {}, nil
+	if node.Remote() == nil {
+		return func() {}, nil
+	}
+	a, err := admin.Spawn(node, mgr, admin.Config{})
+	if err != nil {
+		return nil, fmt.Errorf("the admin service: %w", err)
+	}
+	// Tests and scripts read the address from this line: keep its form.
+	fmt.Fprintf(out, "kvstore: molt admin on %s (molt --node %s ls)\n", node.Address(), node.Address())
+	return a.Stop, nil
+}
+
+// remoteConfig reads -remote's host:port.
+func remoteConfig(hostPort string) (molt.RemoteConfig, error) {
+	host, port, err := net.SplitHostPort(hostPort)
+	if err != nil {
+		return molt.RemoteConfig{}, fmt.Errorf("-remote %q: want host:port: %w", hostPort, err)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p < 0 || p > 65535 {
+		return molt.RemoteConfig{}, fmt.Errorf("-remote %q: the port must be a number from 0 to 65535", hostPort)
+	}
+	return molt.RemoteConfig{Host: host, Port: p}, nil
 }
 
 // URL is the base URL of the HTTP API.
