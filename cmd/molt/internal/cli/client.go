@@ -21,7 +21,11 @@ import (
 	"github.com/molt-go/molt/registry"
 	"github.com/molt-go/molt/update"
 	"github.com/molt-go/molt/update/manager"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 )
@@ -39,6 +43,7 @@ type client struct {
 	events  chan *manager.Event
 	broken  chan error // the first connection failure protoactor logged
 	done    chan struct{}
+	dialTLS *tls.Config
 	closed  sync.Once
 	subbed  bool
 }
@@ -78,6 +83,7 @@ func (o *options) connect() (*client, error) {
 		return nil, fail(ExitUsage, "cannot listen for the node's answers on %s (--listen): %v", o.listen, err)
 	}
 	c.node = node
+	c.dialTLS = cfg.DialTLS
 	c.admin = pa.NewPID(o.node, admin.DefaultName)
 	c.inbox, err = node.Root().SpawnNamed(pa.PropsFromProducer(func() pa.Actor { return &inbox{c: c} }), "molt-cli")
 	if err != nil {
@@ -174,6 +180,14 @@ func (c *client) subscribe(ctx context.Context) error {
 func (c *client) connectionError(err error) error {
 	st, _ := status.FromError(err)
 	msg := st.Message()
+	if st.Code() != codes.Unauthenticated && dropped(msg) {
+		// A probe the node admitted waits until its deadline: then
+		// protoactor's error is all there is.
+		if p := c.probe(); p != nil && status.Code(p) != codes.DeadlineExceeded {
+			st, _ = status.FromError(p)
+			msg = st.Message()
+		}
+	}
 	switch {
 	case st.Code() == codes.Unauthenticated:
 		return fail(ExitRefused, "%s refused this client's credential: %s", c.o.node, strings.TrimPrefix(msg, "molt: refused: "))
@@ -181,11 +195,29 @@ func (c *client) connectionError(err error) error {
 		return fail(ExitUsage, "the token is not sent in plain text to %s: connect with TLS (--ca)", c.o.node)
 	case strings.Contains(msg, "handshake"), strings.Contains(msg, "certificate"), strings.Contains(msg, "tls:"):
 		return fail(ExitRefused, "TLS with %s failed: %s", c.o.node, msg)
+	case dropped(msg) && c.dialTLS != nil:
+		// With TLS 1.3 the client's side of the handshake ends before
+		// the server checks the client's certificate: a refusal shows
+		// as a connection dropped at once.
+		return fail(ExitRefused, "TLS with %s failed: it dropped the connection after the handshake, so it does not accept this client's certificate (--cert) (%s)", c.o.node, msg)
+	case dropped(msg):
+		// A TLS server drops a plain-text connection at once.
+		return fail(ExitRefused, "%s dropped the connection at once: does it require TLS (--ca, --cert, --key)? (%s)", c.o.node, msg)
 	}
 	if i := strings.Index(msg, "dial tcp"); i >= 0 {
 		msg = strings.TrimRight(msg[i:], `"`)
 	}
 	return fail(ExitUnreachable, "%s is unreachable: %s", c.o.node, msg)
+}
+
+// dropped says the node accepted the TCP connection and then closed it.
+func dropped(msg string) bool {
+	for _, s := range []string{"EOF", "broken pipe", "connection reset", "server preface"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // inbox hands the node's answers and events to the command.
@@ -317,4 +349,42 @@ func refusal(req, reason string) error {
 		return fail(ExitRefused, "%s refused: %s", req, reason)
 	}
 	return fail(ExitFailed, "%s refused: %s", req, reason)
+}
+
+// probe asks the node directly why it ended protoactor's stream: the
+// server refuses a credential with a status that only a Recv reads, and
+// protoactor, whose Send failed first, reports a bare EOF or broken pipe.
+// The probe presents what protoactor presented, and is bounded: a node
+// that admits it waits for more, and the probe gives up.
+func (c *client) probe() error {
+	ctx, cancel := context.WithTimeout(context.Background(), min(c.o.timeout, 5*time.Second))
+	defer cancel()
+	creds := insecure.NewCredentials()
+	if c.dialTLS != nil {
+		creds = credentials.NewTLS(c.dialTLS)
+	}
+	conn, err := grpc.DialContext(ctx, c.o.node, grpc.WithTransportCredentials(creds))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	host, _, _ := net.SplitHostPort(c.o.node)
+	if c.o.token != "" && (c.dialTLS != nil || isLoopback(host)) {
+		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+c.o.token)
+	}
+	stream, err := remote.NewRemotingClient(conn).Receive(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = stream.Recv()
+	return err
+}
+
+// isLoopback is molt's rule for sending a token in plain text.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

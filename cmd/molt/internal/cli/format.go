@@ -243,7 +243,11 @@ func eventText(e *manager.Event) string {
 	case manager.EventType_PROBATION_ENDED:
 		return why(fmt.Sprintf("%s probation %s", who, probationWord(e.GetProbation())))
 	case manager.EventType_HALTED:
-		return why("halted (" + packageOutcomeWord(e.GetPackageOutcome()) + ")")
+		s := "halted"
+		if o := e.GetPackageOutcome(); o != manager.PackageOutcome_PACKAGE_OUTCOME_HALTED && o != manager.PackageOutcome_PACKAGE_OUTCOME_UNSPECIFIED {
+			s += " (" + strings.ReplaceAll(packageOutcomeWord(o), "_", " ") + ")"
+		}
+		return why(s)
 	case manager.EventType_ROLLBACK_STARTED:
 		return why("rollback started")
 	case manager.EventType_ACTOR_ROLLED_BACK:
