@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"google.golang.org/protobuf/types/known/wrapperspb"
 	"testing"
 	"time"
 
@@ -55,4 +56,32 @@ func BenchmarkRemoteUpdate(b *testing.B) {
 	// each, so the remote PID goes through the client's remote.
 	b.Run("remote", func(b *testing.B) { run(b, client.Root(), pa.NewPID(server.Address(), pid.GetId())) })
 	b.Run("in-process", func(b *testing.B) { run(b, server.Root(), pa.NewPID(server.Address(), pid.GetId())) })
+
+	// The floor under any remote update on protoactor: a plain actor that
+	// answers a protobuf request over the same two remotes, no molt in the
+	// way. remote/floor is the share of the remote round trip that
+	// protoactor's transport takes.
+	echo, err := server.System().Root.SpawnNamed(pa.PropsFromFunc(func(ctx pa.Context) {
+		if m, ok := ctx.Message().(*wrapperspb.StringValue); ok {
+			ctx.Respond(m)
+		}
+	}), "echo")
+	must(b, err)
+	b.Run("protoactor-floor", func(b *testing.B) {
+		target := pa.NewPID(server.Address(), echo.GetId())
+		rec := harness.NewRecorder()
+		msg := wrapperspb.String("ping")
+		b.ReportAllocs()
+		b.ResetTimer()
+		for range b.N {
+			t0 := time.Now()
+			_, err := client.Root().RequestFuture(target, msg, 10*time.Second).Result()
+			rec.Record(time.Since(t0))
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		reportLatency(b, "", rec)
+	})
 }
