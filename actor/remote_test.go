@@ -1,14 +1,7 @@
 package actor_test
 
 import (
-	"bufio"
-	"context"
 	"fmt"
-	"io"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +9,7 @@ import (
 	pa "github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/remote"
 	molt "github.com/molt-go/molt/actor"
+	"github.com/molt-go/molt/internal/proctest"
 	"github.com/molt-go/molt/internal/remotetest"
 	"github.com/molt-go/molt/update"
 	"github.com/molt-go/molt/update/manager"
@@ -226,65 +220,9 @@ func TestRemoteUpdateAcrossProcesses(t *testing.T) {
 // ends: its standard input closes, and it is killed if it has not.
 func startTestNode(t *testing.T) (address, id string) {
 	t.Helper()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
-		if _, statErr := os.Stat(goTool); statErr != nil {
-			t.Skipf("no go tool to build the child process: %v", err)
-		}
-	}
-	bin := filepath.Join(t.TempDir(), "testnode")
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	build := exec.CommandContext(ctx, goTool, "build", "-o", bin, "github.com/molt-go/molt/internal/remotetest/testnode")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the child process: %v\n%s", err, out)
-	}
-
-	cmd := exec.Command(bin)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	lines := make(chan string, 1)
-	go func() {
-		r := bufio.NewReader(stdout)
-		line, _ := r.ReadString('\n')
-		lines <- line
-		_, _ = io.Copy(io.Discard, r)
-		exited <- cmd.Wait()
-	}()
-	t.Cleanup(func() {
-		_ = stdin.Close()
-		select {
-		case <-exited:
-			return
-		case <-time.After(remoteWait):
-		}
-		_ = cmd.Process.Kill()
-		select {
-		case <-exited:
-		case <-time.After(remoteWait):
-			t.Errorf("the child process %d did not exit after it was killed", cmd.Process.Pid)
-		}
-	})
-	select {
-	case line := <-lines:
-		if _, err := fmt.Sscanf(line, "address %s %s", &address, &id); err != nil {
-			t.Fatalf("the child process printed %q, not its address (%v); stderr: %s", line, err, stderr.String())
-		}
-	case <-time.After(remoteWait):
-		t.Fatalf("the child process did not print its address within %v", remoteWait)
+	p, line := proctest.Start(t, remoteWait, proctest.Build(t, "github.com/molt-go/molt/internal/remotetest/testnode"))
+	if _, err := fmt.Sscanf(line, "address %s %s", &address, &id); err != nil {
+		t.Fatalf("the child process printed %q, not its address (%v); stderr: %s", line, err, p.Stderr())
 	}
 	return address, id
 }

@@ -1,22 +1,19 @@
 package cli_test
 
 import (
-	"bufio"
 	"context"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
-	"time"
 
 	molt "github.com/molt-go/molt/actor"
 	"github.com/molt-go/molt/cmd/molt/internal/cli"
+	"github.com/molt-go/molt/internal/proctest"
 	"github.com/molt-go/molt/internal/remotetest"
 )
 
@@ -29,8 +26,8 @@ func TestBuiltCLIAgainstANode(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the CLI and a test node, and runs them as child processes")
 	}
-	bin := build(t, "github.com/molt-go/molt/cmd/molt")
-	addr := startNodeProcess(t, build(t, "github.com/molt-go/molt/cmd/molt/internal/clitest/testnode"), "-token", operatorToken)
+	bin := proctest.Build(t, "github.com/molt-go/molt/cmd/molt")
+	addr := startNodeProcess(t, proctest.Build(t, "github.com/molt-go/molt/cmd/molt/internal/clitest/testnode"), "-token", operatorToken)
 	env := []string{"MOLT_NODE=" + addr, "MOLT_TOKEN=" + operatorToken}
 
 	r := runBinary(t, bin, env, "ls", "--kind", "svc")
@@ -54,74 +51,17 @@ func TestBuiltCLIAgainstANode(t *testing.T) {
 	expect(t, r, cli.ExitUnreachable, "is unreachable")
 }
 
-// build builds a main package into the test's temporary directory.
-func build(t *testing.T, pkg string) string {
-	t.Helper()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
-		if _, statErr := os.Stat(goTool); statErr != nil {
-			t.Skipf("no go tool to build %s: %v", pkg, err)
-		}
-	}
-	bin := filepath.Join(t.TempDir(), filepath.Base(pkg))
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, goTool, "build", "-o", bin, pkg).CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
-	}
-	return bin
-}
-
 // startNodeProcess runs the test node binary and returns its address.
 // It stops when the test ends: its standard input closes, and it is
 // killed if it has not exited within wait.
 func startNodeProcess(t *testing.T, bin string, args ...string) string {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
-	stdin, err := cmd.StdinPipe()
-	must(t, err)
-	stdout, err := cmd.StdoutPipe()
-	must(t, err)
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
-	must(t, cmd.Start())
-	lines := make(chan string, 1)
-	exited := make(chan struct{})
-	go func() {
-		defer close(exited)
-		r := bufio.NewReader(stdout)
-		line, _ := r.ReadString('\n')
-		lines <- line
-		_, _ = io.Copy(io.Discard, r)
-		_ = cmd.Wait()
-	}()
-	t.Cleanup(func() {
-		_ = stdin.Close()
-		select {
-		case <-exited:
-			return
-		case <-time.After(wait):
-		}
-		_ = cmd.Process.Kill()
-		select {
-		case <-exited:
-		case <-time.After(wait):
-			t.Errorf("the test node %d did not exit after it was killed", cmd.Process.Pid)
-		}
-	})
-	select {
-	case line := <-lines:
-		addr, ok := strings.CutPrefix(strings.TrimSpace(line), "address ")
-		if !ok {
-			t.Fatalf("the test node printed %q, not its address; stderr: %s", line, stderr.String())
-		}
-		return addr
-	case <-time.After(wait):
-		t.Fatalf("the test node did not print its address within %v; stderr: %s", wait, stderr.String())
+	p, line := proctest.Start(t, wait, bin, args...)
+	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "address ")
+	if !ok {
+		t.Fatalf("the test node printed %q, not its address; stderr: %s", line, p.Stderr())
 	}
-	return ""
+	return addr
 }
 
 // runBinary runs the built CLI with args and only env (and PATH, HOME

@@ -1,0 +1,121 @@
+// Package proctest runs the programs that molt's tests start as real
+// processes (a node in another process, the CLI): it builds them with the
+// go tool and starts them so that they stop when the test ends.
+package proctest
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Build builds the main package pkg (an import path) into the test's
+// temporary directory and returns the binary's path. It skips the test when
+// no go tool is found, and fails it when the build fails or takes over
+// three minutes.
+func Build(t testing.TB, pkg string) string {
+	t.Helper()
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+		if _, statErr := os.Stat(goTool); statErr != nil {
+			t.Skipf("no go tool to build %s: %v", pkg, err)
+		}
+	}
+	bin := filepath.Join(t.TempDir(), filepath.Base(pkg))
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, goTool, "build", "-o", bin, pkg).CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+	}
+	return bin
+}
+
+// Process is a program started by Start.
+type Process struct {
+	stderr syncBuffer
+}
+
+// Stderr returns what the process has written on its standard error so far.
+func (p *Process) Stderr() string { return p.stderr.String() }
+
+// Start runs bin with args and returns the first line it prints on its
+// standard output, without the newline: the programs print their address
+// there. The process stops when the test ends: its standard input closes
+// (the programs exit on that), and it is killed if it has not exited within
+// wait. Start fails the test if no line comes within wait.
+func Start(t testing.TB, wait time.Duration, bin string, args ...string) (*Process, string) {
+	t.Helper()
+	p := &Process{}
+	cmd := exec.Command(bin, args...)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = &p.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 1)
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		r := bufio.NewReader(stdout)
+		line, _ := r.ReadString('\n')
+		lines <- strings.TrimRight(line, "\r\n")
+		_, _ = io.Copy(io.Discard, r)
+		_ = cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		_ = stdin.Close()
+		select {
+		case <-exited:
+			return
+		case <-time.After(wait):
+		}
+		_ = cmd.Process.Kill()
+		select {
+		case <-exited:
+		case <-time.After(wait):
+			t.Errorf("%s (pid %d) did not exit after it was killed", filepath.Base(bin), cmd.Process.Pid)
+		}
+	})
+	select {
+	case line := <-lines:
+		return p, line
+	case <-time.After(wait):
+		t.Fatalf("%s printed no line within %v; stderr: %s", filepath.Base(bin), wait, p.Stderr())
+		return nil, ""
+	}
+}
+
+// syncBuffer is a strings.Builder that the process's stderr copier and the
+// test may use at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
