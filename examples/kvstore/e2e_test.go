@@ -63,39 +63,32 @@ func TestEndToEnd(t *testing.T) {
 		}
 	}
 
-	// SIGINT shuts it down cleanly.
-	if err := svc.cmd.Process.Signal(os.Interrupt); err != nil {
-		t.Fatalf("interrupting the service: %v", err)
-	}
-	select {
-	case <-svc.exited:
-		if svc.err != nil {
-			t.Fatalf("the service exited with %v after SIGINT; it wrote:\n%s", svc.err, svc.out)
-		}
-	case <-time.After(patience):
-		t.Fatalf("the service did not exit within %v of SIGINT; it wrote:\n%s", patience, svc.out)
-	}
-	if !strings.Contains(svc.out.String(), "shutting down") {
-		t.Errorf("the service did not say it shut down:\n%s", svc.out)
-	}
+	svc.interrupt(t)
 }
 
 // build compiles the package at pkg (relative to this one) into dir.
 func build(t *testing.T, dir, name, pkg string) string {
 	t.Helper()
+	bin := filepath.Join(dir, name)
+	goBuild(t, bin, pkg)
+	return bin
+}
+
+// goBuild runs go build -o out pkgs...: out is a file for one package, a
+// directory (ending in a separator) for several.
+func goBuild(t *testing.T, out string, pkgs ...string) {
+	t.Helper()
 	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
 	if _, err := os.Stat(goTool); err != nil {
 		if goTool, err = exec.LookPath("go"); err != nil {
-			t.Skipf("no go command to build %s with: %v", name, err)
+			t.Skipf("no go command to build %v with: %v", pkgs, err)
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	bin := filepath.Join(dir, name)
-	if out, err := exec.CommandContext(ctx, goTool, "build", "-o", bin, pkg).CombinedOutput(); err != nil {
-		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+	if b, err := exec.CommandContext(ctx, goTool, append([]string{"build", "-o", out}, pkgs...)...).CombinedOutput(); err != nil {
+		t.Fatalf("go build %v: %v\n%s", pkgs, err, b)
 	}
-	return bin
 }
 
 // process is a child process, killed and waited for when the test ends.
