@@ -33,9 +33,9 @@ func rolloutPackage(id string, to uint32, perActor time.Duration) *manifest.Pack
 }
 
 // rollout moves every shard to version to through the update manager, as
-// `molt apply` will from another process, and prints what happened. It
-// returns the package's PACKAGE_DONE event, and an error if the package
-// did not complete.
+// `molt apply kvstore-v2.yaml` does from another process, and prints what
+// happened. It returns the package's PACKAGE_DONE event, and an error if
+// the package did not complete.
 func (s *service) rollout(ctx context.Context, to uint32) (*manager.Event, error) {
 	id := fmt.Sprintf("kvstore-v%d-%d", to, s.rollouts.Add(1))
 	start := time.Now()
