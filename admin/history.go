@@ -58,7 +58,18 @@ func (h *history) get(id string) *record {
 // document keeps the package a RunPackage or RollBackLast ran, for the
 // groups and order of its rollback.
 func (h *history) document(id string, pkg *manifest.Package) {
-	h.get(id).doc = pkg
+	h.run(id).doc = pkg
+}
+
+// run returns the record of a run of package id that is starting: a
+// package id may run again (rollback-x after an earlier rollback-x), and
+// what an earlier run moved is not this run's to roll back.
+func (h *history) run(id string) *record {
+	if r := h.packages[id]; r != nil && r.done {
+		delete(h.packages, id)
+		h.order = slices.DeleteFunc(h.order, func(o string) bool { return o == id })
+	}
+	return h.get(id)
 }
 
 func (h *history) record(e *manager.Event) {
@@ -66,6 +77,9 @@ func (h *history) record(e *manager.Event) {
 		return
 	}
 	r := h.get(e.GetPackageId())
+	if e.GetType() == manager.EventType_PACKAGE_STARTED {
+		r = h.run(e.GetPackageId())
+	}
 	committed := e.GetOutcome() == update.Outcome_OUTCOME_COMMITTED
 	switch e.GetType() {
 	case manager.EventType_ACTOR_UPDATED:
