@@ -61,6 +61,7 @@ type Catalog struct {
 	plans    map[planKey]*Plan // cleared by every registration
 	logger   *slog.Logger
 	warnings []Warning
+	maxState int // bytes Decode accepts
 }
 
 type kindEntry struct {
@@ -108,9 +109,19 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
+// WithMaxStateSize sets the largest state, in bytes, that Decode accepts;
+// the default is MaxStateSize. A size of 0 or less keeps the default.
+func WithMaxStateSize(n int) Option {
+	return func(c *Catalog) {
+		if n > 0 {
+			c.maxState = n
+		}
+	}
+}
+
 // New returns an empty catalogue.
 func New(opts ...Option) *Catalog {
-	c := &Catalog{kinds: make(map[string]*kindEntry), plans: make(map[planKey]*Plan), logger: slog.Default()}
+	c := &Catalog{kinds: make(map[string]*kindEntry), plans: make(map[planKey]*Plan), logger: slog.Default(), maxState: MaxStateSize}
 	for _, o := range opts {
 		o(c)
 	}
@@ -458,8 +469,9 @@ func (c *Catalog) Encode(kind string, number uint32, state actor.Actor) ([]byte,
 
 // Decode decodes a state of a kind's version into a value made by the
 // version's factory. It returns ErrUnknownKind, ErrUnknownVersion or
-// ErrCodec; it never panics on malformed input. A state over MaxStateSize
-// bytes is refused with ErrCodec before the codec sees it.
+// ErrCodec; it never panics on malformed input. A state over the
+// catalogue's size limit (MaxStateSize unless WithMaxStateSize says
+// otherwise) is refused with ErrCodec before the codec sees it.
 func (c *Catalog) Decode(kind string, number uint32, data []byte) (actor.Actor, error) {
 	c.mu.RLock()
 	v, err := c.lookup(kind, number)
@@ -467,8 +479,8 @@ func (c *Catalog) Decode(kind string, number uint32, data []byte) (actor.Actor, 
 	if err != nil {
 		return nil, err
 	}
-	if len(data) > MaxStateSize {
-		return nil, fmt.Errorf("%w: a state of %s version %d is %d bytes, over the limit of %d (registry.MaxStateSize)", ErrCodec, kind, number, len(data), MaxStateSize)
+	if len(data) > c.maxState {
+		return nil, fmt.Errorf("%w: a state of %s version %d is %d bytes, over the limit of %d (registry.MaxStateSize, or the catalogue's WithMaxStateSize); raise it with registry.WithMaxStateSize if such states are expected", ErrCodec, kind, number, len(data), c.maxState)
 	}
 	return v.decode(data)
 }

@@ -13,9 +13,10 @@ import (
 	"github.com/vmihailenco/msgpack/v5/msgpcode"
 )
 
-// MaxStateSize bounds, in bytes, a state handed to Catalog.Decode. A state
-// comes from outside the process there, and every codec allocates in
-// proportion to its input; an honest state is far smaller.
+// MaxStateSize is the default bound, in bytes, on a state handed to
+// Catalog.Decode (WithMaxStateSize sets another). A state comes from
+// outside the process there, and every codec allocates in proportion to its
+// input; an honest state is far smaller.
 const MaxStateSize = 256 << 20
 
 // checkFits walks the one MessagePack value in data alongside the type t

@@ -131,3 +131,16 @@ func TestDecodeRefusesOversizedState(t *testing.T) {
 		t.Fatalf("a state of MaxStateSize+1 bytes: %v, want ErrCodec naming the limit", err)
 	}
 }
+
+// TestMaxStateSizeIsConfigurable: a catalogue made WithMaxStateSize
+// refuses a state over its own limit, naming it and how to raise it.
+func TestMaxStateSizeIsConfigurable(t *testing.T) {
+	c := registry.New(registry.WithMaxStateSize(64))
+	if err := registry.Register(c, "narrow", 1, func() *narrowState { return &narrowState{} }); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.Decode("narrow", 1, make([]byte, 65))
+	if !errors.Is(err, registry.ErrCodec) || !strings.Contains(err.Error(), "limit of 64") || !strings.Contains(err.Error(), "WithMaxStateSize") {
+		t.Fatalf("a 65-byte state under a 64-byte limit: %v, want ErrCodec naming the limit and how to raise it", err)
+	}
+}
