@@ -49,6 +49,11 @@ var (
 	ErrMigration = errors.New("registry: migration failed")
 	// ErrCodec is returned when a state cannot be encoded or decoded.
 	ErrCodec = errors.New("registry: state codec failed")
+	// ErrNotRunnable is returned by Instantiate, Decode and Plan for a
+	// version registered with RegisterState: this binary can read that
+	// version's state and migrate it to a version it runs, but has no
+	// behaviour to run it with.
+	ErrNotRunnable = errors.New("registry: version has no behaviour in this binary")
 )
 
 // Catalog is the catalogue of versioned kinds: for each kind, its versions
@@ -73,9 +78,10 @@ type version struct {
 	kind     string
 	number   uint32
 	state    reflect.Type
-	factory  func() actor.Actor
+	factory  func() any
+	runnable bool // false: registered by RegisterState
 	codec    Codec
-	clone    func(actor.Actor) actor.Actor
+	clone    func(any) any
 	accepts  map[reflect.Type]bool // nil: the version declared no interface
 	adapters map[reflect.Type]adapter
 }
@@ -87,13 +93,16 @@ type adapter struct {
 
 type migration struct {
 	from, to uint32
-	fn       func(actor.Actor) (actor.Actor, error)
+	fn       func(any) (any, error)
 	pure     bool
 }
 
 type planKey struct {
 	kind     string
 	from, to uint32
+	// opening: the plan opens a stored state (Open), which no message
+	// in flight depends on, so the interfaces are not compared.
+	opening bool
 }
 
 // Option configures a catalogue.
@@ -141,7 +150,7 @@ type VersionOption func(*versionConfig)
 
 type versionConfig struct {
 	codec     Codec
-	clone     func(actor.Actor) actor.Actor
+	clone     func(any) any
 	cloneType reflect.Type
 	accepts   []any
 	declared  bool
@@ -168,11 +177,11 @@ func Accepts(messages ...any) VersionOption {
 
 // Clone gives the deep copy that isolates a migration's input from the live
 // state. Without it the copy is a round trip through the version's codec.
-func Clone[S actor.Actor](fn func(S) S) VersionOption {
+func Clone[S any](fn func(S) S) VersionOption {
 	return func(vc *versionConfig) {
 		vc.cloneType = reflect.TypeFor[S]()
 		if fn != nil {
-			vc.clone = func(s actor.Actor) actor.Actor { return fn(s.(S)) }
+			vc.clone = func(s any) any { return fn(s.(S)) }
 		}
 	}
 }
@@ -191,14 +200,43 @@ func Clone[S actor.Actor](fn func(S) S) VersionOption {
 // or a Transient name that is no uncarried field, ErrDuplicate if the
 // version exists, and ErrTypeMismatch for a Clone of another type.
 func Register[S actor.Actor](c *Catalog, kind string, number uint32, factory func() S, opts ...VersionOption) error {
-	if kind == "" || number == 0 || factory == nil {
+	if factory == nil {
+		return fmt.Errorf("%w: Register(%q, %d) needs a kind name, a version from 1 up and a factory", ErrInvalid, kind, number)
+	}
+	return c.register(kind, number, reflect.TypeFor[S](), func() any { return factory() }, true, opts)
+}
+
+// RegisterState adds a version of a kind that this binary can read but not
+// run: its state type, with no behaviour. It is how a binary keeps the
+// versions an older binary ran (and wrote snapshots or sent state
+// envelopes at) after their code is gone: register each old version's
+// state type and the migrations from it, and Open brings such a state up
+// to a version the binary runs. S is the old version's state type (a
+// pointer to a struct with the exported fields it had, or its proto
+// message); it needs no Receive method.
+//
+// Such a version cannot be spawned, decoded into a live behaviour or
+// updated to: Instantiate, Decode and Plan to it return ErrNotRunnable.
+// Accepts is refused (ErrInvalid): a version without behaviour receives no
+// messages. Otherwise RegisterState returns what Register returns.
+func RegisterState[S any](c *Catalog, kind string, number uint32, factory func() S, opts ...VersionOption) error {
+	if factory == nil {
+		return fmt.Errorf("%w: RegisterState(%q, %d) needs a kind name, a version from 1 up and a factory", ErrInvalid, kind, number)
+	}
+	return c.register(kind, number, reflect.TypeFor[S](), func() any { return factory() }, false, opts)
+}
+
+func (c *Catalog) register(kind string, number uint32, state reflect.Type, factory func() any, runnable bool, opts []VersionOption) error {
+	if kind == "" || number == 0 {
 		return fmt.Errorf("%w: Register(%q, %d) needs a kind name, a version from 1 up and a factory", ErrInvalid, kind, number)
 	}
 	var vc versionConfig
 	for _, o := range opts {
 		o(&vc)
 	}
-	state := reflect.TypeFor[S]()
+	if !runnable && vc.declared {
+		return fmt.Errorf("%w: RegisterState(%q, %d) with Accepts: a version registered without behaviour receives no messages; declare its interface only where it is registered with Register", ErrInvalid, kind, number)
+	}
 	if state.Kind() != reflect.Pointer {
 		return fmt.Errorf("%w: the state of %s version %d is %v; make it a pointer (func() *%v) so that migrations and codecs can fill it", ErrInvalid, kind, number, state, state)
 	}
@@ -209,12 +247,13 @@ func Register[S actor.Actor](c *Catalog, kind string, number uint32, factory fun
 		return fmt.Errorf("%w: Clone for %s version %d is nil", ErrInvalid, kind, number)
 	}
 	v := &version{
-		kind:    kind,
-		number:  number,
-		state:   state,
-		factory: func() actor.Actor { return factory() },
-		codec:   vc.codec,
-		clone:   vc.clone,
+		kind:     kind,
+		number:   number,
+		state:    state,
+		factory:  factory,
+		runnable: runnable,
+		codec:    vc.codec,
+		clone:    vc.clone,
 	}
 	isProto := state.Implements(reflect.TypeFor[proto.Message]())
 	if v.codec == nil {
@@ -285,14 +324,14 @@ func Pure() MigrationOption {
 // ErrUnknownKind or ErrUnknownVersion for a version not registered,
 // ErrTypeMismatch when From or To is not that version's state type, and
 // ErrDuplicate if the migration exists.
-func Migrate[From, To actor.Actor](c *Catalog, kind string, from, to uint32, fn func(From) (To, error), opts ...MigrationOption) error {
+func Migrate[From, To any](c *Catalog, kind string, from, to uint32, fn func(From) (To, error), opts ...MigrationOption) error {
 	if from == to || fn == nil {
 		return fmt.Errorf("%w: Migrate(%q, %d, %d) needs two different versions and a function", ErrInvalid, kind, from, to)
 	}
 	m := &migration{
 		from: from,
 		to:   to,
-		fn: func(s actor.Actor) (actor.Actor, error) {
+		fn: func(s any) (any, error) {
 			out, err := fn(s.(From))
 			if err != nil {
 				return nil, err
@@ -395,7 +434,8 @@ func versionList(k *kindEntry) string {
 }
 
 // Instantiate returns a fresh behaviour of a kind at a version, made by its
-// factory. It returns ErrUnknownKind or ErrUnknownVersion.
+// factory. It returns ErrUnknownKind or ErrUnknownVersion, and
+// ErrNotRunnable for a version registered with RegisterState.
 func (c *Catalog) Instantiate(kind string, number uint32) (actor.Actor, error) {
 	c.mu.RLock()
 	v, err := c.lookup(kind, number)
@@ -403,7 +443,18 @@ func (c *Catalog) Instantiate(kind string, number uint32) (actor.Actor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return v.factory(), nil
+	if err := v.mustRun(); err != nil {
+		return nil, err
+	}
+	return v.factory().(actor.Actor), nil
+}
+
+// mustRun refuses a version that has no behaviour in this binary.
+func (v *version) mustRun() error {
+	if v.runnable {
+		return nil
+	}
+	return fmt.Errorf("%w: %s version %d was registered with RegisterState (its state only); register its behaviour with Register to run it, or Open its state at a version this binary runs", ErrNotRunnable, v.kind, v.number)
 }
 
 // Kinds returns the registered kinds, sorted.
@@ -448,7 +499,11 @@ func (c *Catalog) Copy(kind string, number uint32, state actor.Actor) (actor.Act
 	if reflect.TypeOf(state) != v.state || isNil(state) {
 		return nil, fmt.Errorf("%w: %s version %d has state %v, not %T", ErrTypeMismatch, kind, number, v.state, state)
 	}
-	return v.isolate(state)
+	cp, err := v.isolate(state)
+	if err != nil {
+		return nil, err
+	}
+	return cp.(actor.Actor), nil
 }
 
 // Encode encodes a state of a kind's version with the version's codec. It
@@ -468,8 +523,9 @@ func (c *Catalog) Encode(kind string, number uint32, state actor.Actor) ([]byte,
 }
 
 // Decode decodes a state of a kind's version into a value made by the
-// version's factory. It returns ErrUnknownKind, ErrUnknownVersion or
-// ErrCodec; it never panics on malformed input. A state over the
+// version's factory. It returns ErrUnknownKind, ErrUnknownVersion,
+// ErrNotRunnable (a version registered with RegisterState: Open it at a
+// version the binary runs) or ErrCodec; it never panics on malformed input. A state over the
 // catalogue's size limit (MaxStateSize unless WithMaxStateSize says
 // otherwise) is refused with ErrCodec before the codec sees it.
 func (c *Catalog) Decode(kind string, number uint32, data []byte) (actor.Actor, error) {
@@ -479,13 +535,27 @@ func (c *Catalog) Decode(kind string, number uint32, data []byte) (actor.Actor, 
 	if err != nil {
 		return nil, err
 	}
-	if len(data) > c.maxState {
-		return nil, fmt.Errorf("%w: a state of %s version %d is %d bytes, over the limit of %d (registry.MaxStateSize, or the catalogue's WithMaxStateSize); raise it with registry.WithMaxStateSize if such states are expected", ErrCodec, kind, number, len(data), c.maxState)
+	if err := v.mustRun(); err != nil {
+		return nil, err
 	}
-	return v.decode(data)
+	if err := c.checkSize(v, len(data)); err != nil {
+		return nil, err
+	}
+	state, err := v.decode(data)
+	if err != nil {
+		return nil, err
+	}
+	return state.(actor.Actor), nil
 }
 
-func (v *version) encode(state actor.Actor) (data []byte, err error) {
+func (c *Catalog) checkSize(v *version, n int) error {
+	if n > c.maxState {
+		return fmt.Errorf("%w: a state of %s version %d is %d bytes, over the limit of %d (registry.MaxStateSize, or the catalogue's WithMaxStateSize); raise it with registry.WithMaxStateSize if such states are expected", ErrCodec, v.kind, v.number, n, c.maxState)
+	}
+	return nil
+}
+
+func (v *version) encode(state any) (data []byte, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			data, err = nil, fmt.Errorf("%w: encoding %s version %d with %s panicked: %v", ErrCodec, v.kind, v.number, v.codec.Name(), r)
@@ -498,7 +568,7 @@ func (v *version) encode(state actor.Actor) (data []byte, err error) {
 	return data, nil
 }
 
-func (v *version) decode(data []byte) (state actor.Actor, err error) {
+func (v *version) decode(data []byte) (state any, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			state, err = nil, fmt.Errorf("%w: decoding %s version %d with %s panicked: %v", ErrCodec, v.kind, v.number, v.codec.Name(), r)
@@ -512,7 +582,7 @@ func (v *version) decode(data []byte) (state actor.Actor, err error) {
 }
 
 // isolate returns a deep copy of the live state for a migration to work on.
-func (v *version) isolate(state actor.Actor) (actor.Actor, error) {
+func (v *version) isolate(state any) (any, error) {
 	if v.clone != nil {
 		c := v.clone(state)
 		if isNil(c) {
@@ -535,7 +605,7 @@ func (v *version) isolate(state actor.Actor) (actor.Actor, error) {
 }
 
 // isNil reports whether a state is nil, including a typed nil pointer.
-func isNil(state actor.Actor) bool {
+func isNil(state any) bool {
 	if state == nil {
 		return true
 	}

@@ -104,7 +104,7 @@ func (c failingCodec) Decode(data []byte, into any) error {
 	return registry.Msgpack.Decode(data, into)
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)

@@ -27,6 +27,9 @@ type VersionInfo struct {
 	// Cloned says the version registered its own deep copy (Clone); else
 	// a migration's input is isolated by a round trip through the codec.
 	Cloned bool
+	// StateOnly says the version was registered with RegisterState: this
+	// binary reads its states and migrates them on, but cannot run it.
+	StateOnly bool
 }
 
 // AdapterInfo describes an adapter: messages of type From are delivered to
@@ -49,11 +52,12 @@ func (c *Catalog) Describe(kind string) ([]VersionInfo, bool) {
 	out := make([]VersionInfo, 0, len(k.versions))
 	for _, v := range k.versions {
 		vi := VersionInfo{
-			Version:  v.number,
-			State:    v.state.String(),
-			Codec:    v.codec.Name(),
-			Declared: v.accepts != nil,
-			Cloned:   v.clone != nil,
+			Version:   v.number,
+			State:     v.state.String(),
+			Codec:     v.codec.Name(),
+			Declared:  v.accepts != nil,
+			Cloned:    v.clone != nil,
+			StateOnly: !v.runnable,
 		}
 		for t := range v.accepts {
 			vi.Accepts = append(vi.Accepts, t.String())

@@ -106,6 +106,19 @@
 // catalogue (a version, a migration, an adapter) discards the cache, so the
 // next Plan sees it. Errors are not cached.
 //
+// # State envelopes and old versions
+//
+// Seal turns a state into a state envelope (package envelope): the kind,
+// the version, the codec's name, the bytes and their checksum. Open turns
+// an envelope back into a live state of any version the catalogue has a
+// migration path to. Envelopes are how a state leaves the process: a
+// takeover sends them to a new binary, a store keeps them as snapshots.
+//
+// A binary reads envelopes written by versions it no longer runs once it
+// registers their state types with RegisterState (no behaviour needed) and
+// the migrations from them. Such a version is read-only: it cannot be
+// spawned or updated to (ErrNotRunnable).
+//
 // # Directory
 //
 // A Directory records, for each live actor (by PID), the kind and version it
@@ -120,6 +133,7 @@
 // Every error the package returns wraps one of its sentinel errors
 // (ErrInvalid, ErrDuplicate, ErrUnknownKind, ErrUnknownVersion,
 // ErrTypeMismatch, ErrSameVersion, ErrNoPath, ErrIncompatible, ErrMigration,
-// ErrCodec); test for them with errors.Is. The message says what to register
+// ErrCodec, ErrNotRunnable, ErrUnknownCodec) or, from Open, one of package
+// envelope's; test for them with errors.Is. The message says what to register
 // or change to fix the problem.
 package registry

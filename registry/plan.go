@@ -42,16 +42,21 @@ func (p *Plan) Path() []uint32 { return append([]uint32(nil), p.path...) }
 // registered, ErrSameVersion when from equals to, ErrNoPath when no chain of
 // migrations links the versions (a downgrade needs down migrations), and
 // ErrIncompatible when the target no longer accepts a message type of the
-// current version's interface and no adapter covers it.
+// current version's interface and no adapter covers it, and ErrNotRunnable
+// when the target was registered with RegisterState.
 func (c *Catalog) Plan(kind string, from, to uint32) (*Plan, error) {
-	key := planKey{kind, from, to}
+	return c.cachedPlan(planKey{kind: kind, from: from, to: to})
+}
+
+// cachedPlan returns the cached plan of key, making it if need be. Errors
+// are not cached.
+func (c *Catalog) cachedPlan(key planKey) (*Plan, error) {
 	c.mu.RLock()
 	p := c.plans[key]
 	c.mu.RUnlock()
 	if p != nil {
 		return p, nil
 	}
-
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	p, err := c.plan(key)
@@ -71,6 +76,9 @@ func (c *Catalog) plan(key planKey) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := toV.mustRun(); err != nil {
+		return nil, err
+	}
 	if key.from == key.to {
 		return nil, fmt.Errorf("%w: %s from version %d to %d: nothing to migrate", ErrSameVersion, key.kind, key.from, key.to)
 	}
@@ -83,8 +91,10 @@ func (c *Catalog) plan(key planKey) (*Plan, error) {
 		return nil, fmt.Errorf("%w: %s from version %d to %d; register %s migration with registry.Migrate(cat, %q, %d, %d, fn) or through versions in between",
 			ErrNoPath, key.kind, key.from, key.to, dir, key.kind, key.from, key.to)
 	}
-	if err := checkInterface(fromV, toV); err != nil {
-		return nil, err
+	if !key.opening {
+		if err := checkInterface(fromV, toV); err != nil {
+			return nil, err
+		}
 	}
 	k := c.kinds[key.kind]
 	path := []uint32{key.from}
@@ -166,7 +176,17 @@ func checkInterface(from, to *version) error {
 // panics or returns nil makes Transfer return ErrMigration, wrapping the
 // migration's error; a copy that cannot be made returns ErrCodec; a live
 // state of the wrong type or nil returns ErrTypeMismatch.
-func (p *Plan) Transfer(live actor.Actor) (state actor.Actor, err error) {
+func (p *Plan) Transfer(live actor.Actor) (actor.Actor, error) {
+	state, err := p.transfer(live, true)
+	if err != nil {
+		return nil, err
+	}
+	return state.(actor.Actor), nil
+}
+
+// transfer runs the chain on live; shared says live belongs to someone else
+// and must be copied before a migration that is not Pure touches it.
+func (p *Plan) transfer(live any, shared bool) (state any, err error) {
 	step, copying := 0, false
 	defer func() {
 		if r := recover(); r != nil {
@@ -183,7 +203,6 @@ func (p *Plan) Transfer(live actor.Actor) (state actor.Actor, err error) {
 		return nil, fmt.Errorf("%w: %s version %d has state %v, not %T (%v)", ErrTypeMismatch, p.kind, p.from, p.fromV.state, live, live)
 	}
 	state = live
-	shared := true // state may share memory with live
 	for step = range p.steps {
 		s := p.steps[step]
 		if shared && !s.pure {

@@ -110,9 +110,26 @@ type property struct {
 }
 
 func newKit(cat *registry.Catalog, kind string, opts []Option) (*kit, error) {
-	k := &kit{cat: cat, kind: kind, versions: cat.Versions(kind), migrations: cat.Migrations(kind)}
+	k := &kit{cat: cat, kind: kind}
+	// Versions registered with RegisterState have no behaviour to draw
+	// states from; the kit checks the versions the binary runs and the
+	// migrations between them.
+	infos, _ := cat.Describe(kind)
+	stateOnly := map[uint32]bool{}
+	for _, vi := range infos {
+		if vi.StateOnly {
+			stateOnly[vi.Version] = true
+		} else {
+			k.versions = append(k.versions, vi.Version)
+		}
+	}
+	for _, m := range cat.Migrations(kind) {
+		if !stateOnly[m.From] && !stateOnly[m.To] {
+			k.migrations = append(k.migrations, m)
+		}
+	}
 	if len(k.versions) == 0 {
-		return nil, fmt.Errorf("registrytest: the catalogue has no kind %q; register its versions first", kind)
+		return nil, fmt.Errorf("registrytest: the catalogue has no kind %q that this binary runs; register its versions first", kind)
 	}
 	k.cfg = config{states: map[uint32]func(*rapid.T) actor.Actor{}, types: map[uint32]reflect.Type{}, except: map[string]string{}, refusals: map[[2]uint32]bool{}}
 	for _, o := range opts {
