@@ -35,6 +35,10 @@ type cell struct {
 	stopped atomic.Bool // set when the actor has stopped, for Spawn
 	stashed []stashed   // what protoactor's stash holds for the next incarnation, as the behaviour saw it
 	state   cellState   // what Node.Status reads from other goroutines
+
+	name       string // the name it was spawned with, or ""
+	persistent bool   // loads its snapshot at restart; may Persist
+	seq        uint64 // sequence of the latest snapshot written or loaded
 }
 
 // stashed is a message a behaviour stashed through a message context:
@@ -56,6 +60,12 @@ func (c *cell) produce() pa.Actor {
 	}
 	b := c.first
 	c.first = nil
+	if b == nil && c.persistent && c.name != "" {
+		var err error
+		if b, err = c.loadSnapshot(c.name); err != nil {
+			panic(fmt.Sprintf("molt: cannot restart %s at version %d: %v", c.kind, c.version, err))
+		}
+	}
 	if b == nil {
 		var err error
 		if b, err = c.node.catalog.Instantiate(c.kind, c.version); err != nil {

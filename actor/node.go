@@ -14,6 +14,7 @@ import (
 	"github.com/molt-go/molt/internal/directory"
 	"github.com/molt-go/molt/internal/protocol"
 	"github.com/molt-go/molt/mailbox"
+	"github.com/molt-go/molt/persist"
 	"github.com/molt-go/molt/registry"
 	"github.com/molt-go/molt/update"
 	"go.opentelemetry.io/otel/metric"
@@ -40,6 +41,7 @@ type Node struct {
 	net       *network     // nil without WithRemote
 	cells     sync.Map     // cellKey → *cell of each started actor, for Status and the gauges
 	metrics   *nodeMetrics // nil without WithMeterProvider
+	store     persist.Store
 }
 
 // Option configures a Node.
@@ -50,6 +52,7 @@ type nodeConfig struct {
 	config []pa.ConfigOption
 	meters metric.MeterProvider
 	remote *RemoteConfig
+	store  persist.Store
 }
 
 // WithActorSystem runs the node on an existing actor system instead of a new
@@ -79,7 +82,7 @@ func NewNode(catalog *registry.Catalog, options ...Option) *Node {
 		system = pa.NewActorSystem(append([]pa.ConfigOption{quiet}, c.config...)...)
 	}
 	dir := registry.DirectoryOf()
-	n := &Node{system: system, catalog: catalog, directory: dir, record: directory.WriterOf(dir), workers: newWorkers(defaultThroughput)}
+	n := &Node{system: system, catalog: catalog, directory: dir, record: directory.WriterOf(dir), workers: newWorkers(defaultThroughput), store: c.store}
 	n.register()
 	if err := n.startRemote(c.remote); err != nil {
 		n.workers.stop()
@@ -132,10 +135,11 @@ func (n *Node) Shutdown() {
 type SpawnOption func(*spawnConfig)
 
 type spawnConfig struct {
-	name   string
-	parent pa.SpawnerContext
-	props  []pa.PropsOption
-	labels map[string]string
+	name       string
+	parent     pa.SpawnerContext
+	props      []pa.PropsOption
+	labels     map[string]string
+	persistent bool
 }
 
 // WithName spawns the actor under a name instead of a generated id.
@@ -176,7 +180,19 @@ func (n *Node) Spawn(kind string, version uint32, options ...SpawnOption) (*pa.P
 	for _, o := range options {
 		o(&c)
 	}
-	cl := &cell{node: n, kind: kind, version: version, labels: c.labels, first: first}
+	cl := &cell{node: n, kind: kind, version: version, labels: c.labels, first: first, name: c.name, persistent: c.persistent}
+	if c.persistent {
+		if n.store == nil || c.name == "" {
+			return nil, fmt.Errorf("molt: spawn %s: %w: Persistent needs a node WithStore and a name (WithName), the key of its snapshots", kind, ErrNotPersistent)
+		}
+		saved, err := cl.loadSnapshot(c.name)
+		if err != nil {
+			return nil, fmt.Errorf("molt: spawn %s as %q: %w", kind, c.name, err)
+		}
+		if saved != nil {
+			cl.first = saved
+		}
+	}
 	opts := make([]pa.PropsOption, 0, len(c.props)+2)
 	opts = append(opts, pa.WithDispatcher(n.workers))
 	opts = append(opts, c.props...)
