@@ -36,9 +36,10 @@ type cell struct {
 	stashed []stashed   // what protoactor's stash holds for the next incarnation, as the behaviour saw it
 	state   cellState   // what Node.Status reads from other goroutines
 
-	name       string // the name it was spawned with, or ""
-	persistent bool   // loads its snapshot at restart; may Persist
-	seq        uint64 // sequence of the latest snapshot written or loaded
+	name       string     // the name it was spawned with, or ""
+	imported   *importing // held until released (Import); nil otherwise
+	persistent bool       // loads its snapshot at restart; may Persist
+	seq        uint64     // sequence of the latest snapshot written or loaded
 }
 
 // stashed is a message a behaviour stashed through a message context:
@@ -84,8 +85,9 @@ func (c *cell) produce() pa.Actor {
 // request is an update waiting for, or in, its turn.
 type request struct {
 	req    *update.UpdateActor
-	sender *pa.PID // where a Request's result goes
-	call   *call   // or an in-process caller
+	sender *pa.PID     // where a Request's result goes
+	call   *call       // or an in-process caller
+	export *exportCall // or an export (Node.Export)
 }
 
 // deadline tells a host that the update u may have run out of time.
@@ -138,6 +140,7 @@ type host struct {
 	probe   *probation
 	leaving string   // why the actor is going away (restarting, stopping)
 	from    pa.Actor // the value that ran when upd started: retired if it commits
+	moved   *pa.PID  // where the actor went, once an export committed
 
 	lc      *messageContext // made on first use: most actors never need one
 	unstash []stashed       // the cell's stash entries, for this incarnation to match
@@ -151,7 +154,16 @@ func (h *host) Receive(ctx pa.Context) {
 	if h.node.net != nil && h.refused(ctx) {
 		return
 	}
+	if h.moved != nil && h.forward(ctx) {
+		return
+	}
 	switch m := ctx.Message().(type) {
+	case *exportCall:
+		h.request(ctx, request{req: m.req, export: m})
+	case *exportDecision:
+		h.decideExport(ctx, m)
+	case releaseImport:
+		h.release(ctx)
 	case *update.UpdateActor:
 		h.request(ctx, request{req: m, sender: ctx.Sender()})
 	case *call:
@@ -178,9 +190,14 @@ func (h *host) Receive(ctx pa.Context) {
 			h.startQueued(ctx)
 		}
 	case *pa.Started:
+		h.mailbox.AfterSystem(func() { h.afterContinuation(ctx) })
+		if h.imported != nil {
+			h.deliver(ctx)
+			h.startImported(ctx)
+			return
+		}
 		h.node.record.Add(ctx.Self(), h.kind, h.version, h.labels)
 		h.started(ctx.Self())
-		h.mailbox.AfterSystem(func() { h.afterContinuation(ctx) })
 		h.deliver(ctx)
 	case *pa.Restarting:
 		h.end(ctx, "the actor is restarting")
@@ -315,7 +332,11 @@ func (h *host) start(ctx pa.Context, r request) {
 		h.endProbation(ctx, update.ProbationOutcome_PROBATION_OUTCOME_ENDED, "another update started before the window ended", 0)
 	}
 	h.from = h.behavior
-	h.upd, h.reply = protocol.Start(ctx, h.node.catalog, h, r.req), r
+	if r.export != nil {
+		h.upd, h.reply = protocol.StartExport(ctx, h.node.catalog, h, r.req), r
+	} else {
+		h.upd, h.reply = protocol.Start(ctx, h.node.catalog, h, r.req), r
+	}
 	if !h.upd.Done() {
 		h.armDeadline(ctx)
 	}
@@ -415,7 +436,9 @@ func (h *host) settle(ctx pa.Context) {
 	r, from := h.reply, h.from
 	h.upd, h.reply, h.staged, h.from = nil, request{}, false, nil
 	if res.Outcome == update.Outcome_OUTCOME_COMMITTED {
-		h.node.record.Set(ctx.Self(), h.kind, h.version)
+		if h.moved == nil {
+			h.node.record.Set(ctx.Self(), h.kind, h.version)
+		}
 		if spec := r.req.GetProbation(); spec != nil {
 			h.startProbation(ctx, res, spec)
 		}
@@ -465,6 +488,8 @@ func (h *host) respond(ctx pa.Context, r request, res *update.UpdateResult) {
 		h.updateEnded(res)
 	}
 	switch {
+	case r.export != nil:
+		h.answerExport(ctx, r.export, res)
 	case r.call != nil:
 		r.call.done <- res
 		if h.mailbox.UserMessageCount() > 0 {

@@ -140,6 +140,7 @@ type spawnConfig struct {
 	props      []pa.PropsOption
 	labels     map[string]string
 	persistent bool
+	imported   *importing
 }
 
 // WithName spawns the actor under a name instead of a generated id.
@@ -172,25 +173,28 @@ func WithProps(options ...pa.PropsOption) SpawnOption {
 // registry.ErrUnknownKind or registry.ErrUnknownVersion, or protoactor's
 // ErrNameExists for a name in use.
 func (n *Node) Spawn(kind string, version uint32, options ...SpawnOption) (*pa.PID, error) {
-	first, err := n.catalog.Instantiate(kind, version)
-	if err != nil {
-		return nil, err
-	}
 	var c spawnConfig
 	for _, o := range options {
 		o(&c)
 	}
-	cl := &cell{node: n, kind: kind, version: version, labels: c.labels, first: first, name: c.name, persistent: c.persistent}
-	if c.persistent {
-		if n.store == nil || c.name == "" {
-			return nil, fmt.Errorf("molt: spawn %s: %w: Persistent needs a node WithStore and a name (WithName), the key of its snapshots", kind, ErrNotPersistent)
+	if c.persistent && (n.store == nil || c.name == "") {
+		return nil, fmt.Errorf("molt: spawn %s: %w: Persistent needs a node WithStore and a name (WithName), the key of its snapshots", kind, ErrNotPersistent)
+	}
+	cl := &cell{node: n, kind: kind, version: version, labels: c.labels, name: c.name, persistent: c.persistent, imported: c.imported}
+	var err error
+	switch {
+	case c.imported != nil:
+		if cl.first, err = cl.open(c.imported.from); err != nil {
+			return nil, fmt.Errorf("molt: import %s as %q: %w", kind, c.name, err)
 		}
-		saved, err := cl.loadSnapshot(c.name)
-		if err != nil {
+	case c.persistent:
+		if cl.first, err = cl.loadSnapshot(c.name); err != nil {
 			return nil, fmt.Errorf("molt: spawn %s as %q: %w", kind, c.name, err)
 		}
-		if saved != nil {
-			cl.first = saved
+	}
+	if cl.first == nil {
+		if cl.first, err = n.catalog.Instantiate(kind, version); err != nil {
+			return nil, err
 		}
 	}
 	opts := make([]pa.PropsOption, 0, len(c.props)+2)
@@ -198,6 +202,11 @@ func (n *Node) Spawn(kind string, version uint32, options ...SpawnOption) (*pa.P
 	opts = append(opts, c.props...)
 	opts = append(opts, pa.WithMailbox(func() pa.Mailbox {
 		cl.mailbox = mailbox.New()
+		if cl.imported != nil {
+			// Nothing reaches an imported actor before Release: the
+			// consumer has not started, so the hold can be set here.
+			cl.mailbox.Hold(nil)
+		}
 		return cl.mailbox
 	}))
 	props := pa.PropsFromProducer(cl.produce, opts...)
@@ -214,6 +223,9 @@ func (n *Node) Spawn(kind string, version uint32, options ...SpawnOption) (*pa.P
 	// The host adds itself when it starts; this makes the PID known to
 	// Update as soon as Spawn returns. An actor that stopped meanwhile is
 	// taken out again.
+	if c.imported != nil {
+		return pid, nil // in the directory once released
+	}
 	n.record.Add(pid, kind, version, c.labels)
 	if cl.stopped.Load() {
 		n.record.Remove(pid)

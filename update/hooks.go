@@ -53,6 +53,11 @@ type Notice struct {
 	// members (PID ids), this actor included, when the requester gave them.
 	Staged bool
 	Group  []string
+	// Moving says the actor moves to another process (a takeover): its
+	// state is sealed here, and From and To are the versions it runs here
+	// and will run there. If the move commits, this value is retired and
+	// the actor runs on in the other process.
+	Moving bool
 }
 
 // VersionChanged is the first message the new version receives, in the
@@ -60,6 +65,9 @@ type Notice struct {
 // aborts the update and puts the old version back.
 type VersionChanged struct {
 	From, To uint32
+	// Moved says the state came from another process (a takeover); From
+	// may then equal To.
+	Moved bool
 }
 
 // Aborted is delivered to a Notifiable behaviour when an update it was

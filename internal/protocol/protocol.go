@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/molt-go/molt/envelope"
 	"github.com/molt-go/molt/registry"
 	"github.com/molt-go/molt/update"
 )
@@ -31,6 +32,9 @@ type Host interface {
 	// Deliver hands a lifecycle message to behaviour b at once, outside the
 	// mailbox, with ctx as its context.
 	Deliver(ctx actor.Context, b actor.Actor, message any)
+	// Move replaces the behaviour by a forwarder to the actor's new PID
+	// in another process: the replacement of an export that commits.
+	Move(ctx actor.Context, to *actor.PID)
 }
 
 // Update is one update of one actor, from request to result. The actor that
@@ -50,6 +54,9 @@ type Update struct {
 	elapsed   time.Duration // since start, at the end of the last phase
 	limit     time.Duration // the deadline, after start
 	old, next actor.Actor
+	export    bool               // the state leaves the process (StartExport)
+	sealed    *envelope.Envelope // an export's state, once transferred
+	dest      *actor.PID         // where an export's actor went, on commit
 	notified  bool
 	asked     bool // Stable has been asked at least once
 	staged    bool
@@ -60,11 +67,28 @@ type Update struct {
 // preparation as far as it can go now. An actor that is already in its
 // stable state is updated before Start returns.
 func Start(ctx actor.Context, catalog *registry.Catalog, host Host, req *update.UpdateActor) *Update {
+	return start(ctx, catalog, host, req, false)
+}
+
+// StartExport begins the export of host's actor to another process, as a
+// staged update whose state transfer seals the state (Sealed) instead of
+// migrating it: the migration runs where the state goes. req gives the
+// update id, the deadline and, as to_version, the version the actor will
+// run there (for the notice; it need not exist here); it must not ask for
+// probation or a group. Once staged, CommitTo replaces the behaviour by a
+// forwarder to the actor's new PID; Abort, or the deadline, resumes it here
+// with its state untouched.
+func StartExport(ctx actor.Context, catalog *registry.Catalog, host Host, req *update.UpdateActor) *Update {
+	return start(ctx, catalog, host, req, true)
+}
+
+func start(ctx actor.Context, catalog *registry.Catalog, host Host, req *update.UpdateActor, export bool) *Update {
 	now := time.Now()
 	u := &Update{
 		catalog: catalog,
 		host:    host,
 		req:     req,
+		export:  export,
 		start:   now,
 		old:     host.Behavior(),
 		res: &update.UpdateResult{
@@ -141,7 +165,7 @@ func (u *Update) Continue(ctx actor.Context) {
 	}
 	u.lap(&u.res.StateTransferNs)
 
-	if u.req.GetStage() {
+	if u.req.GetStage() || u.export {
 		// The old state has been copied: from now on it must not change,
 		// so nothing is admitted any more.
 		u.host.Hold(false)
@@ -167,10 +191,30 @@ func (u *Update) commit(ctx actor.Context) {
 // waits for Commit or Abort. Its Result then says OUTCOME_STAGED.
 func (u *Update) Staged() bool { return u.staged && !u.done }
 
+// Export reports whether the update is an export (StartExport).
+func (u *Update) Export() bool { return u.export }
+
+// Sealed returns an export's sealed state once it is staged, else nil.
+func (u *Update) Sealed() *envelope.Envelope { return u.sealed }
+
+// CommitTo commits a staged export: the actor now lives at to, and the
+// forwarder that replaces its behaviour sends it everything that arrives
+// here. It reports false, and does nothing, if the update is not a staged
+// export.
+func (u *Update) CommitTo(ctx actor.Context, to *actor.PID) bool {
+	if !u.export || !u.Staged() || to == nil {
+		return false
+	}
+	u.dest = to
+	u.lap(&u.res.DecisionNs)
+	u.commit(ctx)
+	return true
+}
+
 // Commit replaces the behaviour of a staged update. It reports false, and
 // does nothing, if the update is not staged.
 func (u *Update) Commit(ctx actor.Context) bool {
-	if !u.Staged() {
+	if !u.Staged() || u.export {
 		return false
 	}
 	u.lap(&u.res.DecisionNs)
@@ -236,6 +280,14 @@ func (u *Update) initialize() error {
 	if fv := u.req.GetFromVersion(); fv != 0 && fv != u.host.Version() {
 		return fmt.Errorf("the update applies to version %d but the actor runs version %d", fv, u.host.Version())
 	}
+	if u.export {
+		// The target version is the other process's to check: its
+		// catalogue migrates the state.
+		if u.req.GetProbation() != nil || len(u.req.GetGroup()) > 0 {
+			return fmt.Errorf("an actor that moves to another process takes no probation or group here")
+		}
+		return nil
+	}
 	if to := u.req.GetToVersion(); to == u.host.Version() {
 		return fmt.Errorf("the actor already runs version %d of %s: nothing to do", to, u.host.Kind())
 	}
@@ -261,8 +313,8 @@ func (u *Update) notify(ctx actor.Context) error {
 	u.notified = true
 	return guard("UpdateComing", func() error {
 		n.UpdateComing(ctx, &update.Notice{
-			UpdateID: u.req.GetUpdateId(), From: u.plan.From(), To: u.plan.To(), Deadline: u.Deadline(),
-			Staged: u.req.GetStage(), Group: u.req.GetGroup(),
+			UpdateID: u.req.GetUpdateId(), From: u.host.Version(), To: u.req.GetToVersion(), Deadline: u.Deadline(),
+			Staged: u.req.GetStage() || u.export, Group: u.req.GetGroup(), Moving: u.export,
 		})
 		return nil
 	})
@@ -290,6 +342,9 @@ func (u *Update) checkState() error {
 // Phase 5. State transfer: the migration chain on an isolated copy of the
 // state, then the new state's invariants.
 func (u *Update) transferState() error {
+	if u.export {
+		return u.seal()
+	}
 	next, err := u.plan.Transfer(u.old)
 	if err != nil {
 		return err
@@ -304,9 +359,28 @@ func (u *Update) transferState() error {
 	return nil
 }
 
+// Phase 5 of an export: seal the state, at the version it runs, for the
+// process it moves to.
+func (u *Update) seal() error {
+	e, err := u.catalog.Seal(u.host.Kind(), u.host.Version(), u.old)
+	if err != nil {
+		return err
+	}
+	if over := time.Since(u.start) - u.limit; over > 0 {
+		return fmt.Errorf("the deadline passed %v ago, while the state was sealed; give the takeover a longer deadline", over.Round(time.Microsecond))
+	}
+	u.sealed = e
+	return nil
+}
+
 // Phase 6. Replacement: install the new version under the same PID and tell
 // it where it came from. If it panics on that, the old version goes back.
+// An export's replacement is a forwarder to where the actor went.
 func (u *Update) replace(ctx actor.Context) error {
+	if u.export {
+		u.host.Move(ctx, u.dest)
+		return nil
+	}
 	u.host.Install(u.plan.To(), u.next, u.plan.Adapters())
 	err := guard("receiving VersionChanged", func() error {
 		u.host.Deliver(ctx, u.next, &update.VersionChanged{From: u.plan.From(), To: u.plan.To()})

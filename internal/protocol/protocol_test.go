@@ -42,6 +42,9 @@ func (h *fakeHost) Deliver(_ pa.Context, b pa.Actor, m any) {
 	h.delivered = append(h.delivered, m)
 	b.Receive(&fakeContext{message: m})
 }
+func (h *fakeHost) Move(_ pa.Context, to *pa.PID) {
+	h.log = append(h.log, "move to "+to.GetId())
+}
 func (h *fakeHost) Install(v uint32, b pa.Actor, _ *registry.Adapters) {
 	h.version, h.behavior = v, b
 	h.log = append(h.log, fmt.Sprintf("install %d", v))
@@ -380,5 +383,67 @@ func TestStagedAndProbationRequestsAreChecked(t *testing.T) {
 		if res.GetOutcome() != update.Outcome_OUTCOME_REJECTED || !strings.Contains(res.GetReason(), c.reason) {
 			t.Errorf("%v: %v %q, want rejected saying %q", c.req, res.GetOutcome(), res.GetReason(), c.reason)
 		}
+	}
+}
+
+// TestExportSealsThenMovesOrResumes: an export runs the first four phases
+// here, seals the state in the fifth and waits; committed, the host moves;
+// aborted, the old behaviour resumes with its state.
+func TestExportSealsThenMovesOrResumes(t *testing.T) {
+	for _, decision := range []string{"commit", "abort", "old-invariant"} {
+		t.Run(decision, func(t *testing.T) {
+			old := &box{Items: []int{4, 5}, Stable_: true}
+			if decision == "old-invariant" {
+				old.Failing = decision
+			}
+			h := &fakeHost{kind: "box", version: 1, behavior: old}
+			ctx := &fakeContext{}
+			// Version 7 is unknown here: the process the actor moves to
+			// migrates it.
+			u := protocol.StartExport(ctx, boxCatalog(t), h, &update.UpdateActor{ToVersion: 7, UpdateId: "mv"})
+			if decision == "old-invariant" {
+				if res := u.Result(); !u.Done() || res.GetPhase() != update.Phase_PHASE_STATE_CHECKING || u.Sealed() != nil || h.holding {
+					t.Fatalf("an export of a state that breaks its invariants: %v in %v, sealed %v, holding %v", res.GetOutcome(), res.GetPhase(), u.Sealed(), h.holding)
+				}
+				return
+			}
+			if !u.Staged() || !u.Export() {
+				t.Fatalf("after StartExport: staged=%v (%v: %s)", u.Staged(), u.Result().GetOutcome(), u.Result().GetReason())
+			}
+			if n := old.notice; n == nil || !n.Moving || !n.Staged || n.From != 1 || n.To != 7 {
+				t.Fatalf("the notice %+v does not say the actor moves from 1 to 7", n)
+			}
+			e := u.Sealed()
+			if e == nil || e.GetKind() != "box" || e.GetVersion() != 1 || e.Check() != nil {
+				t.Fatalf("sealed %v, want a valid box version 1 envelope", e)
+			}
+			back, err := boxCatalog(t).Open(e, 1)
+			if err != nil || !reflect.DeepEqual(back.(*box).Items, []int{4, 5}) {
+				t.Fatalf("the sealed state opens to %+v, %v", back, err)
+			}
+			if u.Commit(ctx) {
+				t.Fatal("Commit (without a destination) accepted an export")
+			}
+			if decision == "commit" {
+				if !u.CommitTo(ctx, pa.NewPID("elsewhere", "b")) {
+					t.Fatal("CommitTo refused a staged export")
+				}
+				res := u.Result()
+				if res.GetOutcome() != update.Outcome_OUTCOME_COMMITTED || res.GetPhase() != update.Phase_PHASE_REPLACEMENT || !slices.Contains(h.log, "move to b") || h.holding {
+					t.Fatalf("commit: %v in %v, host calls %v, holding %v", res.GetOutcome(), res.GetPhase(), h.log, h.holding)
+				}
+				return
+			}
+			u.Abort(ctx, errors.New("the new process died"))
+			if res := u.Result(); res.GetOutcome() != update.Outcome_OUTCOME_ABORTED || h.behavior != old || h.holding || old.Aborted == nil || !reflect.DeepEqual(old.Items, []int{4, 5}) {
+				t.Fatalf("abort: %v, behaviour kept %v, holding %v, told %v, state %v", res.GetOutcome(), h.behavior == old, h.holding, old.Aborted, old.Items)
+			}
+		})
+	}
+	// A plain staged update cannot be committed elsewhere.
+	h := &fakeHost{kind: "box", version: 1, behavior: &box{Stable_: true}}
+	u := protocol.Start(&fakeContext{}, boxCatalog(t), h, &update.UpdateActor{ToVersion: 2, UpdateId: "s", Stage: true})
+	if u.CommitTo(&fakeContext{}, pa.NewPID("elsewhere", "b")) {
+		t.Fatal("CommitTo accepted an update that is not an export")
 	}
 }
