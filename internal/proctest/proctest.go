@@ -119,3 +119,109 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// Session is a program started by Open that the test talks to line by
+// line: it reads what the program prints and writes commands to its
+// standard input.
+type Session struct {
+	t      testing.TB
+	name   string
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	lines  chan string
+	exited chan struct{}
+	stderr syncBuffer
+}
+
+// Open starts bin with args as a Session. The process stops when the test
+// ends: its standard input closes, and it is killed if it has not exited
+// within wait.
+func Open(t testing.TB, wait time.Duration, bin string, args ...string) *Session {
+	t.Helper()
+	s := &Session{t: t, name: filepath.Base(bin), lines: make(chan string, 1024), exited: make(chan struct{})}
+	s.cmd = exec.Command(bin, args...)
+	var err error
+	if s.stdin, err = s.cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := s.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.cmd.Stderr = &s.stderr
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		defer close(s.exited)
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 64<<10), 16<<20)
+		for sc.Scan() {
+			s.lines <- sc.Text()
+		}
+		close(s.lines)
+		_ = s.cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		_ = s.stdin.Close()
+		select {
+		case <-s.exited:
+			return
+		case <-time.After(wait):
+		}
+		_ = s.cmd.Process.Kill()
+		select {
+		case <-s.exited:
+		case <-time.After(wait):
+			t.Errorf("%s (pid %d) did not exit after it was killed", s.name, s.cmd.Process.Pid)
+		}
+	})
+	return s
+}
+
+// Expect reads lines until one starts with prefix and returns it; lines
+// before it are dropped. It fails the test if none comes within wait or
+// the program's output ends.
+func (s *Session) Expect(prefix string, wait time.Duration) string {
+	s.t.Helper()
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for {
+		select {
+		case line, ok := <-s.lines:
+			if !ok {
+				s.t.Fatalf("%s exited before printing %q; stderr:\n%s", s.name, prefix, s.Stderr())
+			}
+			if strings.HasPrefix(line, prefix) {
+				return line
+			}
+		case <-timer.C:
+			s.t.Fatalf("%s printed no %q line within %v; stderr:\n%s", s.name, prefix, wait, s.Stderr())
+			return ""
+		}
+	}
+}
+
+// Send writes line and a newline to the program's standard input.
+func (s *Session) Send(line string) {
+	s.t.Helper()
+	if _, err := io.WriteString(s.stdin, line+"\n"); err != nil {
+		s.t.Fatalf("writing %q to %s: %v", line, s.name, err)
+	}
+}
+
+// Kill kills the program at once (SIGKILL) and waits, at most ten
+// seconds, until it is gone.
+func (s *Session) Kill() {
+	s.t.Helper()
+	_ = s.cmd.Process.Kill()
+	select {
+	case <-s.exited:
+	case <-time.After(10 * time.Second):
+		s.t.Fatalf("%s (pid %d) did not exit within 10s of SIGKILL", s.name, s.cmd.Process.Pid)
+	}
+}
+
+// Stderr returns what the program has written on its standard error so
+// far.
+func (s *Session) Stderr() string { return s.stderr.String() }
