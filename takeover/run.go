@@ -33,9 +33,9 @@ type Config struct {
 	// decision; 0 means DefaultDeadline. An actor whose move is not
 	// decided by twice the deadline resumes in the source.
 	Deadline time.Duration
-	// BatchSize is how many actors one Export moves; 0 means 256.
+	// BatchSize is how many actors one Export moves; 0 means 64.
 	BatchSize int
-	// Parallel is how many batches are in flight at once; 0 means 4.
+	// Parallel is how many batches are in flight at once; 0 means 8.
 	Parallel int
 	// Versions gives the version to run each kind at; a kind not listed
 	// runs at the highest version the catalogue can run.
@@ -55,11 +55,11 @@ func (c Config) withDefaults() Config {
 		c.Deadline = DefaultDeadline
 	}
 	if c.BatchSize <= 0 {
-		c.BatchSize = 256
+		c.BatchSize = 64
 	}
 	c.BatchSize = min(c.BatchSize, MaxBatch)
 	if c.Parallel <= 0 {
-		c.Parallel = 4
+		c.Parallel = 8
 	}
 	if c.ID == "" {
 		c.ID = fmt.Sprintf("takeover-%d", time.Now().UnixNano())
@@ -80,9 +80,10 @@ type Report struct {
 	Failures      []Failure
 	// Total is the takeover's time, from Begin to Finish.
 	Total time.Duration
-	// Pauses has, for each moved actor, an upper bound of the time it
-	// took no message: from the moment its batch was asked for to the
-	// moment it was released here. Sorted ascending.
+	// Pauses has, for each moved actor, the time it took no message: from
+	// the start of its hold in the source (the preparation phase) to its
+	// release here, by the wall clock of each process, which on one
+	// machine is the same clock. Sorted ascending.
 	Pauses []time.Duration
 }
 
@@ -240,7 +241,6 @@ func (r *runner) batches(ctx context.Context) error {
 
 // one moves one batch. It reports whether the source may have more.
 func (r *runner) one(num uint64) (bool, error) {
-	asked := time.Now()
 	res, err := r.ask(&Export{TakeoverId: r.cfg.ID, Batch: num, Count: uint32(r.cfg.BatchSize)}, 2*r.cfg.Deadline+10*time.Second)
 	if err != nil {
 		return false, fmt.Errorf("takeover: batch %d: Export: %w", num, err)
@@ -268,8 +268,34 @@ func (r *runner) one(num uint64) (bool, error) {
 	}
 	ready := make(chan started, len(ex.GetSealed()))
 	pids := make(map[string]*pa.PID, len(ex.GetSealed()))
+	sealed := make(map[string]int64, len(ex.GetSealed()))
+	timeout := time.NewTimer(r.cfg.Deadline)
+	defer timeout.Stop()
+	broken := make(map[string]string)
+	waiting := make(map[string]bool, min(importWindow, len(ex.GetSealed())))
+	// await takes ready answers until at most limit imports wait for
+	// theirs, and reports false if the deadline passed first.
+	await := func(limit int) bool {
+		for len(waiting) > limit {
+			select {
+			case s := <-ready:
+				delete(waiting, s.pid.GetId())
+				if s.err != nil {
+					broken[s.pid.GetId()] = s.err.Error()
+				}
+			case <-timeout.C:
+				return false
+			}
+		}
+		return true
+	}
+	late := false
 	for _, s := range ex.GetSealed() {
 		e := s.GetEnvelope()
+		if late {
+			imp.Failed = append(imp.Failed, &Outcome{Name: e.GetName(), Reason: fmt.Sprintf("the batch did not start here within %v", r.cfg.Deadline)})
+			continue
+		}
 		target, ok := r.cfg.Versions[e.GetKind()]
 		if !ok {
 			target = highestRunnable(r.node, e.GetKind())
@@ -280,28 +306,14 @@ func (r *runner) one(num uint64) (bool, error) {
 			continue
 		}
 		pids[e.GetName()] = pid
+		sealed[e.GetName()] = e.GetSealedUnixNanos()
+		waiting[e.GetName()] = true
+		late = !await(importWindow - 1)
 	}
-	timeout := time.NewTimer(r.cfg.Deadline)
-	defer timeout.Stop()
-	broken := make(map[string]string)
-	waiting := make(map[string]bool, len(pids))
-	for name := range pids {
-		waiting[name] = true
-	}
-	for len(waiting) > 0 {
-		select {
-		case s := <-ready:
-			delete(waiting, s.pid.GetId())
-			if s.err != nil {
-				broken[s.pid.GetId()] = s.err.Error()
-			}
-			continue
-		case <-timeout.C:
-		}
+	if late || !await(0) {
 		for name := range waiting {
 			broken[name] = fmt.Sprintf("it did not start here within %v", r.cfg.Deadline)
 		}
-		break
 	}
 	for name, pid := range pids {
 		if why, bad := broken[name]; bad {
@@ -330,7 +342,7 @@ func (r *runner) one(num uint64) (bool, error) {
 		switch {
 		case o.GetCommitted() && pid != nil:
 			r.node.Release(pid)
-			pauses = append(pauses, time.Since(asked))
+			pauses = append(pauses, pause(sealed[o.GetName()], o.GetResult()))
 		case pid != nil:
 			r.node.Discard(pid)
 			fails = append(fails, Failure{o.GetName(), o.GetReason()})
@@ -405,6 +417,18 @@ func (r *runner) progress(done bool, err error) {
 	}
 	r.mu.Unlock()
 	showRequest(r.node, p)
+}
+
+// importWindow is how many imported actors may wait to start at once, for
+// the reason the source has its window: a whole batch started at once is
+// a goroutine per actor.
+const importWindow = 64
+
+// pause returns how long an actor sealed at sealed (Unix nanoseconds) and
+// moved with result res has been held, now that it is released.
+func pause(sealed int64, res *update.UpdateResult) time.Duration {
+	held := sealed - res.GetPreparationNs() - res.GetStateCheckingNs()
+	return time.Duration(time.Now().UnixNano() - held)
 }
 
 // highestRunnable returns the highest version of kind the node's catalogue

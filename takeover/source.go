@@ -88,11 +88,17 @@ type service struct {
 	finished  bool
 	batches   map[uint64]*batch
 	queue     []pending // movable actors not asked for yet
+	moving    int       // exports started and not ended
+	ops       []op      // exports and decisions waiting for a place in the window
+	busy      int       // exports and decisions sent and not answered
 	actors    int
 	moved     int
 	failed    int
 
-	mu      sync.Mutex // guards shown, read by Progress from any goroutine
+	// mu guards everything: the service's Receive, the exports' answers
+	// (on the actors' goroutines: cheaper than a message each) and
+	// Progress.
+	mu      sync.Mutex
 	shown   *Progress
 	request *Progress // the requester side's progress, when this node takes over
 }
@@ -109,11 +115,56 @@ type batch struct {
 }
 
 type move struct {
+	inWindow bool // an export or decision of it is sent and not answered
 	pid      *pa.PID
 	updateID string
 	staged   *molt.Exported
 	final    *update.UpdateResult
 	failure  string // why it never staged
+}
+
+// window is how many actors the source works on at once (an export or a
+// decision sent to each, not answered yet). Sending a whole batch at once
+// makes that many mailboxes runnable at once, and molt's dispatcher then
+// starts a goroutine for each, which grows a new stack for the deep path
+// of sealing a state: measured, a batch of 1,000 took 121 µs per actor
+// that way.
+const window = 64
+
+// op is an export or a decision waiting for its place in the window; run
+// sends it and reports whether it did.
+type op struct {
+	st  *move
+	run func() bool
+}
+
+// issue queues an op and sends what the window allows; s.mu is held.
+func (s *service) issue(st *move, run func() bool) {
+	s.ops = append(s.ops, op{st, run})
+	s.pump()
+}
+
+// pump sends queued ops while the window has room; s.mu is held.
+func (s *service) pump() {
+	for s.busy < window && len(s.ops) > 0 {
+		o := s.ops[0]
+		s.ops[0] = op{}
+		s.ops = s.ops[1:]
+		s.busy++
+		o.st.inWindow = true
+		if !o.run() {
+			s.busy--
+			o.st.inWindow = false
+		}
+	}
+}
+
+// settled frees the window's place of an op answered; s.mu is held.
+func (s *service) settled(st *move) {
+	if st.inWindow {
+		st.inWindow = false
+		s.busy--
+	}
 }
 
 // pending is a movable actor and the version it will run.
@@ -122,18 +173,8 @@ type pending struct {
 	to   uint32
 }
 
-// answer is an export's answer, sent to the service by the actor.
-type answer struct {
-	batch uint64
-	name  string
-	molt.Exported
-}
-
 func (s *service) Receive(ctx pa.Context) {
-	switch m := ctx.Message().(type) {
-	case *answer:
-		s.answered(ctx, m)
-		return
+	switch ctx.Message().(type) {
 	case *Begin, *Export, *Imported, *Finish, *Status:
 	default:
 		return
@@ -143,6 +184,12 @@ func (s *service) Receive(ctx pa.Context) {
 		s.refuse(ctx, "", err.Error())
 		return
 	}
+	if _, ok := msg.(*Status); ok {
+		respond(ctx, s.status())
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	switch m := msg.(type) {
 	case *Begin:
 		s.begin(ctx, m)
@@ -158,8 +205,6 @@ func (s *service) Receive(ctx pa.Context) {
 		if s.current(ctx, m.GetTakeoverId()) {
 			s.finish(ctx)
 		}
-	case *Status:
-		respond(ctx, s.status())
 	}
 	s.publish()
 }
@@ -189,15 +234,7 @@ func (s *service) current(ctx pa.Context, id string) bool {
 	return false
 }
 
-func (s *service) inFlight() int {
-	n := 0
-	for _, b := range s.batches {
-		if b.decided == nil {
-			n += len(b.moves)
-		}
-	}
-	return n
-}
+func (s *service) inFlight() int { return s.moving }
 
 func (s *service) begin(ctx pa.Context, m *Begin) {
 	id := m.GetTakeoverId()
@@ -221,8 +258,9 @@ func (s *service) begin(ctx pa.Context, m *Begin) {
 	for _, k := range m.GetKinds() {
 		plans[k.GetKind()] = k
 	}
-	*s = service{node: s.node, onFinish: s.onFinish, batches: map[uint64]*batch{}, request: s.request}
 	s.id, s.requester, s.deadline, s.started = id, m.GetRequester().GetAddress(), deadline, time.Now()
+	s.finished, s.batches, s.queue, s.ops, s.busy = false, map[uint64]*batch{}, nil, nil, 0
+	s.moving, s.actors, s.moved, s.failed = 0, 0, 0, 0
 	inv := &Inventory{TakeoverId: id}
 	stay := func(name, why string) {
 		inv.Staying++
@@ -277,7 +315,7 @@ func (s *service) export(ctx pa.Context, m *Export) {
 	s.queue = s.queue[count:]
 	b := &batch{moves: make(map[string]*move, count), exportTo: ctx.Sender()}
 	s.batches[m.GetBatch()] = b
-	self, root, num := ctx.Self(), s.node.Root(), m.GetBatch()
+	num := m.GetBatch()
 	for i, p := range picked {
 		name := p.name
 		st := &move{updateID: fmt.Sprintf("%s/%d/%d", s.id, num, i)}
@@ -291,37 +329,49 @@ func (s *service) export(ctx pa.Context, m *Export) {
 			continue
 		}
 		st.pid = entries[0].PID
-		req := &update.UpdateActor{UpdateId: st.updateID, ToVersion: p.to, Deadline: durationpb.New(s.deadline)}
-		err := s.node.Export(st.pid, req, func(e molt.Exported) {
-			root.Send(self, &answer{batch: num, name: name, Exported: e})
-		})
-		if err != nil {
-			st.failure = err.Error()
-			continue
-		}
 		b.waiting++
 		b.undecided++
+		s.moving++
+		req := &update.UpdateActor{UpdateId: st.updateID, ToVersion: p.to, Deadline: durationpb.New(s.deadline)}
+		s.issue(st, func() bool {
+			err := s.node.Export(st.pid, req, func(e molt.Exported) { s.answered(num, name, e) })
+			if err != nil {
+				st.failure = err.Error()
+				b.waiting--
+				b.undecided--
+				s.moving--
+				s.maybeExported(num, b)
+				return false
+			}
+			return true
+		})
 	}
-	s.maybeExported(ctx, num, b)
+	s.maybeExported(num, b)
 }
 
-func (s *service) answered(ctx pa.Context, a *answer) {
-	b := s.batches[a.batch]
+// answered records an export's answer; it runs on the actor's goroutine.
+func (s *service) answered(num uint64, name string, a molt.Exported) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.batches[num]
 	if b == nil {
 		return
 	}
-	st := b.moves[a.name]
+	st := b.moves[name]
 	if st == nil {
 		return
 	}
+	s.settled(st)
+	defer s.pump()
 	if a.Result.GetOutcome() == update.Outcome_OUTCOME_STAGED {
 		if st.staged == nil {
-			st.staged = &a.Exported
+			st.staged = &a
 			b.waiting--
 		}
 	} else if st.final == nil {
 		st.final = a.Result
 		b.undecided--
+		s.moving--
 		if st.staged == nil {
 			// Refused or aborted before it staged.
 			b.waiting--
@@ -333,14 +383,13 @@ func (s *service) answered(ctx pa.Context, a *answer) {
 			s.failed++
 		}
 	}
-	s.maybeExported(ctx, a.batch, b)
-	s.maybeDecided(ctx, a.batch, b)
-	s.publish()
+	s.maybeExported(num, b)
+	s.maybeDecided(num, b)
 }
 
 // maybeExported answers Export once every actor of the batch staged or
 // failed.
-func (s *service) maybeExported(ctx pa.Context, num uint64, b *batch) {
+func (s *service) maybeExported(num uint64, b *batch) {
 	if b.exported || b.waiting > 0 {
 		return
 	}
@@ -359,8 +408,9 @@ func (s *service) maybeExported(ctx pa.Context, num uint64, b *batch) {
 		}
 	}
 	if b.exportTo != nil {
-		ctx.Send(b.exportTo, out)
+		s.node.Root().Send(b.exportTo, out)
 	}
+	s.publish()
 }
 
 func (s *service) imported(ctx pa.Context, m *Imported) {
@@ -390,22 +440,24 @@ func (s *service) imported(ctx pa.Context, m *Imported) {
 		if st.staged == nil || st.final != nil {
 			continue // never staged, or over already (its deadline passed)
 		}
-		if to := placed[name]; to != nil {
-			s.node.Decide(st.pid, st.updateID, to, "")
-			continue
-		}
-		reason := reasons[name]
+		to, reason := placed[name], reasons[name]
 		if reason == "" {
 			reason = "the new process did not start it"
 		}
-		s.node.Decide(st.pid, st.updateID, nil, "takeover: "+reason)
+		s.issue(st, func() bool {
+			if st.final != nil {
+				return false // over meanwhile: its deadline passed
+			}
+			s.node.Decide(st.pid, st.updateID, to, "takeover: "+reason)
+			return true
+		})
 	}
-	s.maybeDecided(ctx, m.GetBatch(), b)
+	s.maybeDecided(m.GetBatch(), b)
 }
 
 // maybeDecided answers Imported once every staged actor of the batch has
 // its final result.
-func (s *service) maybeDecided(ctx pa.Context, num uint64, b *batch) {
+func (s *service) maybeDecided(num uint64, b *batch) {
 	if b.decideTo == nil || b.decided != nil || b.undecided > 0 {
 		return
 	}
@@ -421,7 +473,8 @@ func (s *service) maybeDecided(ctx pa.Context, num uint64, b *batch) {
 		out.Outcomes = append(out.Outcomes, o)
 	}
 	b.decided = out
-	ctx.Send(b.decideTo, out)
+	s.node.Root().Send(b.decideTo, out)
+	s.publish()
 }
 
 func (s *service) finish(ctx pa.Context) {
@@ -454,8 +507,7 @@ func (s *service) progress() *Progress {
 	return proto.CloneOf(s.shown)
 }
 
-// publish refreshes what Progress shows; it runs on the service's
-// goroutine.
+// publish refreshes what Progress shows; s.mu is held.
 func (s *service) publish() {
 	if s.id == "" {
 		return
@@ -465,9 +517,7 @@ func (s *service) publish() {
 		Actors: uint32(s.actors), Moved: uint32(s.moved), Failed: uint32(s.failed), InFlight: uint32(s.inFlight()),
 		Elapsed: durationpb.New(time.Since(s.started)),
 	}
-	s.mu.Lock()
-	s.shown = p
-	s.mu.Unlock()
+	s.shown = p // s.mu is held
 }
 
 // showRequest records the requester side's progress on this node's

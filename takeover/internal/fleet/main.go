@@ -29,6 +29,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -137,7 +138,24 @@ func main() {
 	batch := flag.Int("batch", 256, "actors per batch (requester)")
 	parallel := flag.Int("parallel", 4, "batches in flight (requester)")
 	deadline := flag.Duration("deadline", 5*time.Second, "per-actor move deadline (requester)")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	memprofile := flag.String("memprofile", "", "write an allocation profile at exit to this file")
 	flag.Parse()
+	if *memprofile != "" {
+		defer func() {
+			if f, err := os.Create(*memprofile); err == nil {
+				_ = pprof.Lookup("allocs").WriteTo(f, 0)
+				_ = f.Close()
+			}
+		}()
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err == nil {
+			_ = pprof.StartCPUProfile(f)
+			defer pprof.StopCPUProfile()
+		}
+	}
 	var err error
 	if *role == "source" {
 		err = source(*actors, *senders, *rate)
@@ -145,6 +163,7 @@ func main() {
 		err = requester(*from, *batch, *parallel, *deadline)
 	}
 	if err != nil {
+		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "fleet:", err)
 		os.Exit(1)
 	}
