@@ -27,6 +27,9 @@ func BenchmarkTakeover(b *testing.B) {
 	bin := proctest.Build(b, "github.com/molt-go/molt/takeover/internal/fleet")
 	for _, actors := range []int{1000, 10000, 100000} {
 		b.Run(fmt.Sprintf("actors=%d", actors), func(b *testing.B) {
+			if testing.Short() && actors > 1000 {
+				b.Skip("-short: the fleets over 1,000 actors take minutes at -benchtime 10x")
+			}
 			var total, p50, p99, most []float64
 			for range b.N {
 				b.StopTimer()
