@@ -31,7 +31,7 @@ func TestEndToEnd(t *testing.T) {
 	// The rollout starts 1s after the service does and the load runs for
 	// 5s: the load generator has a second to start, which the versions it
 	// reports check (both must have answered).
-	svc := startProcess(t, kvstore, "-addr", "127.0.0.1:0", "-remote", "127.0.0.1:0", "-shards", "16", "-rollout-after", "1s")
+	svc := startProcess(t, kvstore, "-addr", "127.0.0.1:0", "-remote", "127.0.0.1:0", "-shards", "16", "-rollout-after", "1s", "-data", t.TempDir())
 	url := svc.waitFor(t, regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`), "the service to say where it listens")[1]
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -88,7 +88,7 @@ func TestDownMigration(t *testing.T) {
 func TestListKeys(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		all := rapid.SliceOfDistinct(keys, rapid.ID).Draw(t, "keys")
-		m := &List{Prefix: rapid.StringMatching(`[a-c]{0,2}`).Draw(t, "prefix"), Limit: rapid.IntRange(0, 10).Draw(t, "limit")}
+		m := &List{Prefix: rapid.StringMatching(`[a-c]{0,2}`).Draw(t, "prefix"), Limit: int32(rapid.IntRange(0, 10).Draw(t, "limit"))}
 		got, more := listKeys(m, func(yield func(string) bool) {
 			for _, k := range all {
 				if !yield(k) {
@@ -103,8 +103,8 @@ func TestListKeys(t *testing.T) {
 			}
 		}
 		slices.Sort(want)
-		wantMore := len(want) > m.Limit
-		want = want[:min(m.Limit, len(want))]
+		wantMore := len(want) > int(m.Limit)
+		want = want[:min(int(m.Limit), len(want))]
 		if !slices.Equal(got, want) || more != wantMore {
 			t.Fatalf("listKeys(%+v) = %v, %v; want %v, %v", m, got, more, want, wantMore)
 		}

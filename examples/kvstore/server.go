@@ -38,18 +38,32 @@ type shards struct {
 // ShardName is the name of shard i, its PID's id.
 func ShardName(i int) string { return fmt.Sprintf("kv-shard-%d", i) }
 
-// spawnShards spawns n shards at version, named and labelled so that an
-// update package can select them by kind or by label.
-func spawnShards(node *molt.Node, n int, version uint32) (*shards, error) {
+// shardsOf returns the n shards of node, by name: shard i is the actor
+// named ShardName(i) on the node, whether it is spawned here (spawn) or
+// moved here by a takeover.
+func shardsOf(node *molt.Node, n int) *shards {
 	s := &shards{root: node.Root()}
 	for i := range n {
-		pid, err := node.Spawn(Kind, version, molt.WithName(ShardName(i)), molt.WithLabels(map[string]string{ShardLabel: Kind}))
-		if err != nil {
-			return nil, fmt.Errorf("spawning %s: %w", ShardName(i), err)
-		}
-		s.pids = append(s.pids, pid)
+		s.pids = append(s.pids, actor.NewPID(node.Address(), ShardName(i)))
 	}
-	return s, nil
+	return s
+}
+
+// spawn spawns, at version, every shard that does not run on node yet,
+// named and labelled so that an update package can select them by kind or
+// by label, and persistent: each starts from its latest snapshot in the
+// node's store, migrated from whatever version wrote it. A shard that a
+// takeover brought here is kept as it is.
+func (s *shards) spawn(node *molt.Node, version uint32) error {
+	for i, pid := range s.pids {
+		if _, ok := node.Directory().Lookup(pid); ok {
+			continue
+		}
+		if _, err := node.Spawn(Kind, version, molt.WithName(ShardName(i)), molt.WithLabels(map[string]string{ShardLabel: Kind}), molt.Persistent()); err != nil {
+			return fmt.Errorf("spawning %s: %w", ShardName(i), err)
+		}
+	}
+	return nil
 }
 
 // of returns the shard that holds key. FNV-1a is stable across processes
@@ -155,6 +169,12 @@ func answer[R any](w http.ResponseWriter, v any, err error) (R, bool) {
 		w.Header().Set("X-Shard-Version", strconv.Itoa(int(m.Version)))
 		http.Error(w, fmt.Sprintf("shard runs version %d; TTLs come with version 2", m.Version), http.StatusConflict)
 		return zero, false
+	case *Failed:
+		// The write could not be made durable and was undone: not
+		// acknowledged, so the client may send it again.
+		w.Header().Set("X-Shard-Version", strconv.Itoa(int(m.Version)))
+		http.Error(w, "the write was not made durable, and was undone: "+m.Reason, http.StatusServiceUnavailable)
+		return zero, false
 	default:
 		http.Error(w, fmt.Sprintf("the shard answered %T, want %T", v, zero), http.StatusInternalServerError)
 		return zero, false
@@ -179,6 +199,9 @@ func (a *api) get(w http.ResponseWriter, r *http.Request) {
 	if !m.Found {
 		http.Error(w, "no such key", http.StatusNotFound)
 		return
+	}
+	if m.ModifiedAt != 0 {
+		w.Header().Set("Last-Modified", time.Unix(0, m.ModifiedAt).UTC().Format(http.TimeFormat))
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Write(m.Value)
@@ -210,15 +233,15 @@ func (a *api) put(w http.ResponseWriter, r *http.Request) {
 	}
 	var msg any = &Put{Key: k, Value: body}
 	if ttl > 0 {
-		msg = &PutTTL{Key: k, Value: body, TTL: ttl}
+		msg = &PutTTL{Key: k, Value: body, TtlNanos: int64(ttl)}
 	}
 	v, err := a.ask(a.shards.of(k), msg)
 	m, ok := answer[*Ack](w, v, err)
 	if !ok {
 		return
 	}
-	// The shard answers once it has applied the write: a 200 is an
-	// acknowledged write.
+	// The shard answers once it has applied the write and made it durable:
+	// a 200 is an acknowledged write, which a kill -9 does not lose.
 	version(w, m.Version)
 	io.WriteString(w, "OK\n")
 }
@@ -303,7 +326,7 @@ func (a *api) list(w http.ResponseWriter, r *http.Request) {
 	}
 	futures := make([]*actor.Future, len(a.shards.pids))
 	for i, pid := range a.shards.pids {
-		futures[i] = a.shards.root.RequestFuture(pid, &List{Prefix: prefix, Limit: limit}, a.timeout)
+		futures[i] = a.shards.root.RequestFuture(pid, &List{Prefix: prefix, Limit: int32(limit)}, a.timeout)
 	}
 	out := listReply{Keys: []string{}}
 	for i, f := range futures {
@@ -342,7 +365,7 @@ func (a *api) debugShards(w http.ResponseWriter, r *http.Request) {
 		if !ok {
 			return
 		}
-		out[i] = ShardStatus{Name: ShardName(i), Version: m.Version, Keys: m.Keys}
+		out[i] = ShardStatus{Name: ShardName(i), Version: m.Version, Keys: int(m.Keys)}
 	}
 	writeJSON(w, out)
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	molt "github.com/molt-go/molt/actor"
 	"github.com/molt-go/molt/registry"
 	"github.com/molt-go/molt/update"
 )
@@ -20,69 +21,11 @@ const (
 	ShardLabel = "kind"
 )
 
-// Messages of the kvshard kind. They never leave the process (the HTTP
-// layer asks its shards in process), so they are plain Go values.
-type (
-	// Get asks for a key; Value answers.
-	Get   struct{ Key string }
-	Value struct {
-		Value   []byte
-		Found   bool
-		Version uint32
-	}
-	// Put stores a value with no expiry; Ack answers once it is applied.
-	Put struct {
-		Key   string
-		Value []byte
-	}
-	Ack struct{ Version uint32 }
-	// Delete removes a key; Deleted answers.
-	Delete  struct{ Key string }
-	Deleted struct {
-		Found   bool
-		Version uint32
-	}
-	// List asks for at most Limit keys that start with Prefix, in order;
-	// Listing answers, with More set if keys were left out.
-	List struct {
-		Prefix string
-		Limit  int
-	}
-	Listing struct {
-		Keys    []string
-		More    bool
-		Version uint32
-	}
-	// Info asks a shard what it runs; ShardInfo answers.
-	Info      struct{}
-	ShardInfo struct {
-		Version uint32
-		Keys    int
-	}
-
-	// PutTTL stores a value that expires TTL after the shard applies it.
-	// Version 2 answers with an Ack, version 1 with Unsupported.
-	PutTTL struct {
-		Key   string
-		Value []byte
-		TTL   time.Duration
-	}
-	// GetTTL asks when a key expires; TTLInfo answers (version 2), or
-	// Unsupported (version 1).
-	GetTTL  struct{ Key string }
-	TTLInfo struct {
-		Found bool
-		// ExpiresAt is when the key expires, in Unix nanoseconds; 0 if
-		// it never does.
-		ExpiresAt int64
-		Version   uint32
-	}
-	// Unsupported answers a request the running version cannot serve.
-	Unsupported struct {
-		Version uint32
-		Message string
-	}
-)
+// The messages of the kvshard kind are protobuf (kvstore.proto): the HTTP
+// layer asks its shards in process, but during a takeover a shard that
+// moved to another process gets them forwarded, and answers across the
+// processes. Every write is answered only once it is durable (molt.Persist):
+// Ack, or Failed with the write undone.
 
 // api1 is what version 1 accepts. The TTL requests are in it although
 // version 1 cannot serve them: it answers them with Unsupported rather than
@@ -107,12 +50,18 @@ func (s *ShardV1) Receive(ctx actor.Context) {
 		v, ok := s.Data[m.Key]
 		ctx.Respond(&Value{Value: v, Found: ok, Version: 1})
 	case *Put:
+		undo := s.keep(m.Key)
 		s.Data[m.Key] = m.Value
-		ctx.Respond(&Ack{Version: 1})
+		if durable(ctx, 1, undo) {
+			ctx.Respond(&Ack{Version: 1})
+		}
 	case *Delete:
 		_, ok := s.Data[m.Key]
+		undo := s.keep(m.Key)
 		delete(s.Data, m.Key)
-		ctx.Respond(&Deleted{Found: ok, Version: 1})
+		if !ok || durable(ctx, 1, undo) {
+			ctx.Respond(&Deleted{Found: ok, Version: 1})
+		}
 	case *List:
 		keys, more := listKeys(m, func(yield func(string) bool) {
 			for k := range s.Data {
@@ -123,10 +72,37 @@ func (s *ShardV1) Receive(ctx actor.Context) {
 		})
 		ctx.Respond(&Listing{Keys: keys, More: more, Version: 1})
 	case *Info:
-		ctx.Respond(&ShardInfo{Version: 1, Keys: len(s.Data)})
+		ctx.Respond(&ShardInfo{Version: 1, Keys: int64(len(s.Data))})
 	case *PutTTL, *GetTTL:
 		ctx.Respond(&Unsupported{Version: 1, Message: typeName(m)})
 	}
+}
+
+// keep returns what puts key back as it is now.
+func (s *ShardV1) keep(key string) func() {
+	v, ok := s.Data[key]
+	return func() {
+		if ok {
+			s.Data[key] = v
+		} else {
+			delete(s.Data, key)
+		}
+	}
+}
+
+// durable makes a write durable before it is acknowledged: it persists the
+// shard's state (molt.Persist returns once the store says it is durable)
+// and reports true; if that fails, it undoes the write, answers Failed
+// and reports false. A write is thus acknowledged only once a kill -9
+// cannot lose it, and one that could not be made durable leaves no trace
+// for a later read or snapshot.
+func durable(ctx actor.Context, version uint32, undo func()) bool {
+	if err := molt.Persist(ctx); err != nil {
+		undo()
+		ctx.Respond(&Failed{Version: version, Reason: err.Error()})
+		return false
+	}
+	return true
 }
 
 // Entry is a value of version 2, with its expiry.
@@ -165,19 +141,28 @@ func (s *ShardV2) Receive(ctx actor.Context) {
 		ctx.Respond(&Value{Value: e.Value, Found: ok, Version: 2})
 	case *Put:
 		s.sweep(now)
+		undo := s.keep(m.Key)
 		s.Data[m.Key] = Entry{Value: m.Value}
-		ctx.Respond(&Ack{Version: 2})
+		if durable(ctx, 2, undo) {
+			ctx.Respond(&Ack{Version: 2})
+		}
 	case *PutTTL:
 		s.sweep(now)
-		s.Data[m.Key] = Entry{Value: m.Value, ExpiresAt: now + int64(m.TTL)}
-		ctx.Respond(&Ack{Version: 2})
+		undo := s.keep(m.Key)
+		s.Data[m.Key] = Entry{Value: m.Value, ExpiresAt: now + m.TtlNanos}
+		if durable(ctx, 2, undo) {
+			ctx.Respond(&Ack{Version: 2})
+		}
 	case *GetTTL:
 		e, ok := s.live(m.Key, now)
 		ctx.Respond(&TTLInfo{Found: ok, ExpiresAt: e.ExpiresAt, Version: 2})
 	case *Delete:
 		_, ok := s.live(m.Key, now)
+		undo := s.keep(m.Key)
 		delete(s.Data, m.Key)
-		ctx.Respond(&Deleted{Found: ok, Version: 2})
+		if !ok || durable(ctx, 2, undo) {
+			ctx.Respond(&Deleted{Found: ok, Version: 2})
+		}
 	case *List:
 		keys, more := listKeys(m, func(yield func(string) bool) {
 			for k, e := range s.Data {
@@ -188,13 +173,26 @@ func (s *ShardV2) Receive(ctx actor.Context) {
 		})
 		ctx.Respond(&Listing{Keys: keys, More: more, Version: 2})
 	case *Info:
-		n := 0
+		n := int64(0)
 		for _, e := range s.Data {
 			if !e.expired(now) {
 				n++
 			}
 		}
 		ctx.Respond(&ShardInfo{Version: 2, Keys: n})
+	}
+}
+
+// keep returns what puts key back as it is now. (Entries the sweep
+// dropped stay dropped: they had expired, and no reader could see them.)
+func (s *ShardV2) keep(key string) func() {
+	e, ok := s.Data[key]
+	return func() {
+		if ok {
+			s.Data[key] = e
+		} else {
+			delete(s.Data, key)
+		}
 	}
 }
 
@@ -274,8 +272,9 @@ func migrateDown(now func() time.Time) func(*ShardV2) (*ShardV1, error) {
 	}
 }
 
-// Register adds the kvshard kind, versions 1 and 2 and the migrations
-// between them, to cat.
+// Register adds what the current release runs of the kvshard kind to cat:
+// versions 1 and 2 and the migrations between them. The next release
+// (RegisterNext) runs version 3 instead.
 func Register(cat *registry.Catalog) error {
 	return errors.Join(
 		registry.Register(cat, Kind, 1, func() *ShardV1 { return &ShardV1{Data: map[string][]byte{}} },
@@ -296,7 +295,7 @@ func listKeys(m *List, keys func(yield func(string) bool)) (out []string, more b
 		if !strings.HasPrefix(k, m.Prefix) {
 			continue
 		}
-		if len(out) >= m.Limit {
+		if len(out) >= int(m.Limit) {
 			more = true
 			if len(out) == 0 || k >= out[len(out)-1] {
 				continue

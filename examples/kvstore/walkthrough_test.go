@@ -42,7 +42,7 @@ func TestWalkthrough(t *testing.T) {
 		t.Skip("builds three binaries and runs them for seconds")
 	}
 	bins := buildAll(t)
-	svc := startProcess(t, bins.kvstore, "-addr", "127.0.0.1:0", "-remote", "127.0.0.1:0")
+	svc := startProcess(t, bins.kvstore, "-addr", "127.0.0.1:0", "-remote", "127.0.0.1:0", "-data", t.TempDir())
 	node := svc.waitFor(t, regexp.MustCompile(`molt admin on (127\.0\.0\.1:\d+)`), "the service to say where its admin listens")[1]
 	url := svc.waitFor(t, regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`), "the service to say where it listens")[1]
 	molt := &moltCLI{t: t, bin: bins.molt, node: node}

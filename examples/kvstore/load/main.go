@@ -13,10 +13,29 @@
 // any request failed or any acknowledged write is not readable.
 //
 //	go run ./examples/kvstore/load -target http://127.0.0.1:8080 -duration 10s
+//
+// It is resilient the way a real client is, so that a service that hands
+// its port over to a new process (a takeover) is seen to fail no request:
+// a PUT carries an Idempotency-Key header, which makes Go's http.Transport
+// send it again on a kept-alive connection the server closed before
+// answering (as it does a GET); and a request whose connection was refused
+// or reset before any answer is sent again, at most -retries times, and
+// counted. The keys of a run start with a prefix of their own, so that a
+// run is not misled by what an earlier one left in a persistent store.
+//
+// With -acked-log FILE it appends, for each PUT, a line "put KEY VALUE"
+// before sending it and "ack KEY VALUE" once it was acknowledged: what a
+// store that is killed (kill -9) and restarted must still hold.
+//
+//	go run ./examples/kvstore/load -verify FILE -target URL
+//
+// reads such a log back and checks that every key holds its last
+// acknowledged value (or a later one whose answer never came).
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -25,6 +44,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -41,6 +61,17 @@ func main() {
 	// An interrupt ends the load early; the check at the end still runs.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if cfg.Verify != "" {
+		ok, err := verify(cfg, os.Stdout)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "load:", err)
+			os.Exit(1)
+		}
+		if !ok {
+			os.Exit(1)
+		}
+		return
+	}
 	rep, err := run(ctx, cfg, os.Stdout)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
@@ -59,10 +90,19 @@ type Config struct {
 	Keys        int
 	WriteRatio  float64
 	// Prefix starts every key, so that runs against one store can be told
-	// apart (GET /kv?prefix=).
+	// apart (GET /kv?prefix=). Empty: "load/" and a part of the run's own.
 	Prefix string
 	// Timeout bounds each request.
 	Timeout time.Duration
+	// Retries is how many times a request whose connection was refused or
+	// reset before an answer is sent again.
+	Retries int
+	// AckedLog, if set, is a file the PUTs and their acknowledgements are
+	// appended to.
+	AckedLog string
+	// Verify, if set, is such a file to check against the store, instead
+	// of sending load.
+	Verify string
 }
 
 func parseFlags(args []string, errOut io.Writer) (Config, error) {
@@ -74,8 +114,11 @@ func parseFlags(args []string, errOut io.Writer) (Config, error) {
 	fs.IntVar(&c.Concurrency, "concurrency", 32, "concurrent clients, each one request at a time")
 	fs.IntVar(&c.Keys, "keys", 10000, "distinct keys")
 	fs.Float64Var(&c.WriteRatio, "write-ratio", 0.5, "share of requests that are writes, 0 to 1")
-	fs.StringVar(&c.Prefix, "prefix", "load/", "prefix of every key")
+	fs.StringVar(&c.Prefix, "prefix", "", `prefix of every key (default "load/" and a part of the run's own)`)
 	fs.DurationVar(&c.Timeout, "timeout", 10*time.Second, "bound on each request")
+	fs.IntVar(&c.Retries, "retries", 3, "times a request whose connection was refused or reset before an answer is sent again")
+	fs.StringVar(&c.AckedLog, "acked-log", "", "append each PUT and its acknowledgement to this file")
+	fs.StringVar(&c.Verify, "verify", "", "check the store against this -acked-log file instead of sending load")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -103,6 +146,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("-write-ratio %v: want 0 to 1", c.WriteRatio)
 	case c.Timeout <= 0:
 		return fmt.Errorf("-timeout %v: want a positive duration", c.Timeout)
+	case c.Retries < 0 || c.Retries > 100:
+		return fmt.Errorf("-retries %d: want 0 to 100", c.Retries)
 	case !strings.HasPrefix(c.Target, "http://") && !strings.HasPrefix(c.Target, "https://"):
 		return fmt.Errorf("-target %q: want an http:// or https:// URL", c.Target)
 	}
@@ -113,7 +158,10 @@ func (c Config) validate() error {
 type Report struct {
 	Requests, Reads, Writes int64
 	Failed                  int64
-	Elapsed                 time.Duration
+	// Retried counts the requests sent again after their connection was
+	// refused or reset before an answer (each counted once in Requests).
+	Retried int64
+	Elapsed time.Duration
 	// Latency in microseconds, of every request of the load phase.
 	Latency *hdrhistogram.Histogram
 	// Versions counts the answers by the X-Shard-Version that served them.
@@ -138,18 +186,21 @@ const maxErrors = 10
 
 // worker is one client's own keys and what it knows of them.
 type worker struct {
-	id     int
-	keys   []string
-	acked  map[string]string   // key → last acknowledged value
-	maybe  map[string][]string // key → writes since the last acknowledged one whose answer never came: applied or not, nobody knows
-	seq    int
-	hist   *hdrhistogram.Histogram
-	reads  int64
-	writes int64
-	failed int64
-	stale  int64
-	vers   map[string]int64
-	errs   []string
+	id      int
+	keys    []string
+	acked   map[string]string   // key → last acknowledged value
+	maybe   map[string][]string // key → writes since the last acknowledged one whose answer never came: applied or not, nobody knows
+	seq     int
+	hist    *hdrhistogram.Histogram
+	log     *ackedLog
+	retries int
+	reads   int64
+	writes  int64
+	failed  int64
+	retried int64
+	stale   int64
+	vers    map[string]int64
+	errs    []string
 }
 
 func (w *worker) fail(format string, args ...any) {
@@ -176,19 +227,31 @@ func run(ctx context.Context, cfg Config, out io.Writer) (*Report, error) {
 	}
 	defer transport.CloseIdleConnections()
 	client := &http.Client{Transport: transport, Timeout: cfg.Timeout}
+	if cfg.Prefix == "" {
+		cfg.Prefix = "load/" + strconv.FormatInt(time.Now().UnixNano(), 36) + "/"
+	}
+	var log *ackedLog
+	if cfg.AckedLog != "" {
+		f, err := os.OpenFile(cfg.AckedLog, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("-acked-log: %w", err)
+		}
+		defer f.Close()
+		log = &ackedLog{f: f}
+	}
 
 	workers := make([]*worker, cfg.Concurrency)
 	for i := range workers {
 		w := &worker{id: i, acked: map[string]string{}, maybe: map[string][]string{}, vers: map[string]int64{},
-			hist: hdrhistogram.New(1, int64(cfg.Timeout/time.Microsecond)+1, 3)}
+			hist: hdrhistogram.New(1, int64(cfg.Timeout/time.Microsecond)+1, 3), log: log, retries: cfg.Retries}
 		for k := i; k < cfg.Keys; k += cfg.Concurrency {
 			w.keys = append(w.keys, fmt.Sprintf("%sk%06d", cfg.Prefix, k))
 		}
 		workers[i] = w
 	}
 
-	fmt.Fprintf(out, "load: %d clients, %d keys, %.0f%% writes, for %v against %s\n",
-		cfg.Concurrency, cfg.Keys, cfg.WriteRatio*100, cfg.Duration, cfg.Target)
+	fmt.Fprintf(out, "load: %d clients, %d keys (prefix %s), %.0f%% writes, for %v against %s\n",
+		cfg.Concurrency, cfg.Keys, cfg.Prefix, cfg.WriteRatio*100, cfg.Duration, cfg.Target)
 	loadCtx, cancel := context.WithTimeout(ctx, cfg.Duration)
 	defer cancel()
 	start := time.Now()
@@ -207,6 +270,7 @@ func run(ctx context.Context, cfg Config, out io.Writer) (*Report, error) {
 		rep.Reads += w.reads
 		rep.Writes += w.writes
 		rep.Failed += w.failed
+		rep.Retried += w.retried
 		rep.StaleReads += w.stale
 		rep.Latency.Merge(w.hist)
 		for v, n := range w.vers {
@@ -244,8 +308,14 @@ func (w *worker) put(ctx context.Context, client *http.Client, target, key strin
 	w.seq++
 	value := fmt.Sprintf("c%d-%d", w.id, w.seq)
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPut, target+"/kv/"+key, strings.NewReader(value))
+	// PUT is idempotent in this API (the same value again changes
+	// nothing); the header tells http.Transport so, which then sends it
+	// again on a kept-alive connection that the server closed before
+	// answering, as it does a GET.
+	req.Header.Set("Idempotency-Key", value)
+	w.log.write("put", key, value)
 	start := time.Now()
-	resp, err := client.Do(req)
+	resp, err := w.do(client, req)
 	if ctx.Err() != nil && err != nil {
 		// The load phase ended during the request: it is not a failure of
 		// the store, but the write may or may not have been applied.
@@ -269,12 +339,43 @@ func (w *worker) put(ctx context.Context, client *http.Client, target, key strin
 	}
 	w.acked[key] = value
 	delete(w.maybe, key)
+	w.log.write("ack", key, value)
+}
+
+// do sends req, and sends it again, at most w.retries times, if its
+// connection was refused or reset before any answer came: nothing was
+// answered, and the request is idempotent (a GET, or a PUT with an
+// Idempotency-Key), so sending it again is what a real client does.
+func (w *worker) do(client *http.Client, req *http.Request) (*http.Response, error) {
+	for attempt := 0; ; attempt++ {
+		resp, err := client.Do(req)
+		if err == nil || attempt >= w.retries || !retryable(err) || req.Context().Err() != nil {
+			return resp, err
+		}
+		w.retried++
+		if req.GetBody != nil {
+			body, berr := req.GetBody()
+			if berr != nil {
+				return nil, err
+			}
+			req.Body = body
+		}
+		time.Sleep(time.Duration(attempt+1) * 5 * time.Millisecond)
+	}
+}
+
+// retryable says whether err means the request got no answer because its
+// connection was refused, reset or closed: the server is restarting or
+// handing its port over.
+func retryable(err error) bool {
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 func (w *worker) get(ctx context.Context, client *http.Client, target, key string) {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, target+"/kv/"+key, nil)
 	start := time.Now()
-	resp, err := client.Do(req)
+	resp, err := w.do(client, req)
 	if ctx.Err() != nil && err != nil {
 		return
 	}
@@ -364,7 +465,7 @@ func (w *worker) readBack(client *http.Client, cfg Config, key string) string {
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.Timeout)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, cfg.Target+"/kv/"+key, nil)
-	resp, err := client.Do(req)
+	resp, err := w.do(client, req)
 	if err != nil {
 		return fmt.Sprintf("read back %s: %v", key, err)
 	}
@@ -398,7 +499,7 @@ func (r *Report) print(out io.Writer) {
 	}
 	slices.Sort(vs)
 	fmt.Fprintf(out, "answered by shard version: %s\n", strings.Join(vs, ", "))
-	fmt.Fprintf(out, "failed requests: %d; stale reads: %d\n", r.Failed, r.StaleReads)
+	fmt.Fprintf(out, "failed requests: %d; stale reads: %d; sent again after a refused or reset connection: %d\n", r.Failed, r.StaleReads, r.Retried)
 	fmt.Fprintf(out, "read back: %d keys written, %d not holding their last acknowledged value\n", r.Checked, r.Mismatches)
 	for _, e := range r.Errors {
 		fmt.Fprintf(out, "  %s\n", e)
