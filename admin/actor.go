@@ -2,6 +2,7 @@ package admin
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"maps"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	pa "github.com/asynkron/protoactor-go/actor"
 	molt "github.com/molt-go/molt/actor"
 	"github.com/molt-go/molt/registry"
+	"github.com/molt-go/molt/takeover"
 	"github.com/molt-go/molt/update"
 	"github.com/molt-go/molt/update/manager"
 	"github.com/molt-go/molt/update/manifest"
@@ -63,7 +65,7 @@ func (a *adminActor) Receive(ctx pa.Context) {
 		return
 	case *manager.Subscribed, *manager.Unsubscribed:
 		return // the manager's answers to the admin's own subscription
-	case *ListActors, *DescribeKind, *UpdateActors, *RunPackage, *CancelPackage, *RollBackLast, *Subscribe, *Unsubscribe:
+	case *ListActors, *DescribeKind, *UpdateActors, *RunPackage, *CancelPackage, *RollBackLast, *Subscribe, *Unsubscribe, *TakeoverStatus:
 	default:
 		return
 	}
@@ -89,6 +91,8 @@ func (a *adminActor) Receive(ctx pa.Context) {
 		a.subscribe(ctx, m)
 	case *Unsubscribe:
 		a.unsubscribe(ctx, m)
+	case *TakeoverStatus:
+		a.takeoverStatus(ctx, m)
 	}
 }
 
@@ -470,4 +474,36 @@ func (a *adminActor) relay(ctx pa.Context, e *manager.Event) {
 		ctx.Send(s, e)
 	}
 	a.history.record(e)
+}
+
+// takeoverStatus asks the node's takeover service for its progress and
+// answers the sender with it, without blocking the admin meanwhile. The
+// service runs in this process, so the admin's request passes its access
+// control; the sender's passed the admin's.
+func (a *adminActor) takeoverStatus(ctx pa.Context, m *TakeoverStatus) {
+	sender := ctx.Sender()
+	svc := pa.NewPID(a.node.System().Address(), takeover.ServiceName)
+	if _, ok := a.node.System().ProcessRegistry.GetLocal(takeover.ServiceName); !ok {
+		a.answer(ctx, &TakeoverProgress{})
+		return
+	}
+	f := ctx.RequestFuture(svc, &takeover.Status{}, a.cfg.TakeoverTimeout)
+	ctx.ReenterAfter(f, func(res any, err error) {
+		switch p, ok := res.(*takeover.Progress); {
+		case errors.Is(err, pa.ErrDeadLetter):
+			// Stopped since it was looked up.
+			res = &TakeoverProgress{}
+		case err != nil:
+			a.refuse(ctx, m, fmt.Sprintf("the takeover service %q did not answer within %v (Config.TakeoverTimeout): %v", takeover.ServiceName, a.cfg.TakeoverTimeout, err))
+			return
+		case ok:
+			res = &TakeoverProgress{Serving: true, Progress: p}
+		default:
+			a.refuse(ctx, m, fmt.Sprintf("the takeover service %q answered Status with a %T", takeover.ServiceName, res))
+			return
+		}
+		if sender != nil {
+			ctx.Send(sender, res.(proto.Message))
+		}
+	})
 }

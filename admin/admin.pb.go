@@ -18,6 +18,7 @@
 package admin
 
 import (
+	takeover "github.com/molt-go/molt/takeover"
 	update "github.com/molt-go/molt/update"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
@@ -1299,11 +1300,112 @@ func (x *Unsubscribed) GetWas() bool {
 	return false
 }
 
+// TakeoverStatus asks how a takeover of this node, or by it, goes: the
+// admin asks the node's takeover service (the actor "molt-takeover",
+// takeover.ServiceName, that takeover.Serve spawns) for its Progress,
+// waiting at most the admin's TakeoverTimeout. Answer: TakeoverProgress;
+// Refused when the service did not answer in time.
+type TakeoverStatus struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TakeoverStatus) Reset() {
+	*x = TakeoverStatus{}
+	mi := &file_admin_admin_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TakeoverStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TakeoverStatus) ProtoMessage() {}
+
+func (x *TakeoverStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_admin_admin_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TakeoverStatus.ProtoReflect.Descriptor instead.
+func (*TakeoverStatus) Descriptor() ([]byte, []int) {
+	return file_admin_admin_proto_rawDescGZIP(), []int{19}
+}
+
+// TakeoverProgress answers TakeoverStatus.
+type TakeoverProgress struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// serving says the node runs a takeover service; without one, progress
+	// is unset and nothing can take this node over.
+	Serving bool `protobuf:"varint,1,opt,name=serving,proto3" json:"serving,omitempty"`
+	// progress is the service's answer: while this node takes over from
+	// another (it runs takeover.Run, as the requester), that takeover's
+	// progress; otherwise the latest takeover of this node's actors by
+	// another process (as the source). Its role is empty when no takeover
+	// ran.
+	Progress      *takeover.Progress `protobuf:"bytes,2,opt,name=progress,proto3" json:"progress,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TakeoverProgress) Reset() {
+	*x = TakeoverProgress{}
+	mi := &file_admin_admin_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TakeoverProgress) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TakeoverProgress) ProtoMessage() {}
+
+func (x *TakeoverProgress) ProtoReflect() protoreflect.Message {
+	mi := &file_admin_admin_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TakeoverProgress.ProtoReflect.Descriptor instead.
+func (*TakeoverProgress) Descriptor() ([]byte, []int) {
+	return file_admin_admin_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *TakeoverProgress) GetServing() bool {
+	if x != nil {
+		return x.Serving
+	}
+	return false
+}
+
+func (x *TakeoverProgress) GetProgress() *takeover.Progress {
+	if x != nil {
+		return x.Progress
+	}
+	return nil
+}
+
 var File_admin_admin_proto protoreflect.FileDescriptor
 
 const file_admin_admin_proto_rawDesc = "" +
 	"\n" +
-	"\x11admin/admin.proto\x12\rmolt.admin.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x13update/update.proto\";\n" +
+	"\x11admin/admin.proto\x12\rmolt.admin.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x17takeover/takeover.proto\x1a\x13update/update.proto\";\n" +
 	"\aRefused\x12\x18\n" +
 	"\arequest\x18\x01 \x01(\tR\arequest\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xc8\x01\n" +
@@ -1412,7 +1514,11 @@ const file_admin_admin_proto_rawDesc = "" +
 	"\n" +
 	"subscriber\x18\x01 \x01(\v2\x18.molt.update.v1.ActorRefR\n" +
 	"subscriber\x12\x10\n" +
-	"\x03was\x18\x02 \x01(\bR\x03wasB\x1fZ\x1dgithub.com/molt-go/molt/adminb\x06proto3"
+	"\x03was\x18\x02 \x01(\bR\x03was\"\x10\n" +
+	"\x0eTakeoverStatus\"d\n" +
+	"\x10TakeoverProgress\x12\x18\n" +
+	"\aserving\x18\x01 \x01(\bR\aserving\x126\n" +
+	"\bprogress\x18\x02 \x01(\v2\x1a.molt.takeover.v1.ProgressR\bprogressB\x1fZ\x1dgithub.com/molt-go/molt/adminb\x06proto3"
 
 var (
 	file_admin_admin_proto_rawDescOnce sync.Once
@@ -1426,7 +1532,7 @@ func file_admin_admin_proto_rawDescGZIP() []byte {
 	return file_admin_admin_proto_rawDescData
 }
 
-var file_admin_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_admin_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_admin_admin_proto_goTypes = []any{
 	(*Refused)(nil),             // 0: molt.admin.v1.Refused
 	(*ListActors)(nil),          // 1: molt.admin.v1.ListActors
@@ -1447,38 +1553,42 @@ var file_admin_admin_proto_goTypes = []any{
 	(*Subscribed)(nil),          // 16: molt.admin.v1.Subscribed
 	(*Unsubscribe)(nil),         // 17: molt.admin.v1.Unsubscribe
 	(*Unsubscribed)(nil),        // 18: molt.admin.v1.Unsubscribed
-	nil,                         // 19: molt.admin.v1.ListActors.LabelsEntry
-	nil,                         // 20: molt.admin.v1.ActorInfo.LabelsEntry
-	nil,                         // 21: molt.admin.v1.Selector.LabelsEntry
-	(*update.ActorRef)(nil),     // 22: molt.update.v1.ActorRef
-	(*update.UpdateResult)(nil), // 23: molt.update.v1.UpdateResult
-	(*durationpb.Duration)(nil), // 24: google.protobuf.Duration
-	(update.Order)(0),           // 25: molt.update.v1.Order
+	(*TakeoverStatus)(nil),      // 19: molt.admin.v1.TakeoverStatus
+	(*TakeoverProgress)(nil),    // 20: molt.admin.v1.TakeoverProgress
+	nil,                         // 21: molt.admin.v1.ListActors.LabelsEntry
+	nil,                         // 22: molt.admin.v1.ActorInfo.LabelsEntry
+	nil,                         // 23: molt.admin.v1.Selector.LabelsEntry
+	(*update.ActorRef)(nil),     // 24: molt.update.v1.ActorRef
+	(*update.UpdateResult)(nil), // 25: molt.update.v1.UpdateResult
+	(*durationpb.Duration)(nil), // 26: google.protobuf.Duration
+	(update.Order)(0),           // 27: molt.update.v1.Order
+	(*takeover.Progress)(nil),   // 28: molt.takeover.v1.Progress
 }
 var file_admin_admin_proto_depIdxs = []int32{
-	19, // 0: molt.admin.v1.ListActors.labels:type_name -> molt.admin.v1.ListActors.LabelsEntry
-	22, // 1: molt.admin.v1.ActorInfo.pid:type_name -> molt.update.v1.ActorRef
-	20, // 2: molt.admin.v1.ActorInfo.labels:type_name -> molt.admin.v1.ActorInfo.LabelsEntry
-	23, // 3: molt.admin.v1.ActorInfo.last_update:type_name -> molt.update.v1.UpdateResult
+	21, // 0: molt.admin.v1.ListActors.labels:type_name -> molt.admin.v1.ListActors.LabelsEntry
+	24, // 1: molt.admin.v1.ActorInfo.pid:type_name -> molt.update.v1.ActorRef
+	22, // 2: molt.admin.v1.ActorInfo.labels:type_name -> molt.admin.v1.ActorInfo.LabelsEntry
+	25, // 3: molt.admin.v1.ActorInfo.last_update:type_name -> molt.update.v1.UpdateResult
 	2,  // 4: molt.admin.v1.ActorList.actors:type_name -> molt.admin.v1.ActorInfo
 	6,  // 5: molt.admin.v1.KindDescription.versions:type_name -> molt.admin.v1.VersionInfo
 	8,  // 6: molt.admin.v1.KindDescription.migrations:type_name -> molt.admin.v1.Migration
 	7,  // 7: molt.admin.v1.VersionInfo.adapters:type_name -> molt.admin.v1.Adapter
-	21, // 8: molt.admin.v1.Selector.labels:type_name -> molt.admin.v1.Selector.LabelsEntry
-	22, // 9: molt.admin.v1.UpdateActors.pid:type_name -> molt.update.v1.ActorRef
+	23, // 8: molt.admin.v1.Selector.labels:type_name -> molt.admin.v1.Selector.LabelsEntry
+	24, // 9: molt.admin.v1.UpdateActors.pid:type_name -> molt.update.v1.ActorRef
 	9,  // 10: molt.admin.v1.UpdateActors.selector:type_name -> molt.admin.v1.Selector
-	24, // 11: molt.admin.v1.UpdateActors.deadline:type_name -> google.protobuf.Duration
-	25, // 12: molt.admin.v1.UpdateActors.order:type_name -> molt.update.v1.Order
-	23, // 13: molt.admin.v1.UpdateActorsResult.results:type_name -> molt.update.v1.UpdateResult
-	22, // 14: molt.admin.v1.Subscribe.subscriber:type_name -> molt.update.v1.ActorRef
-	22, // 15: molt.admin.v1.Subscribed.subscriber:type_name -> molt.update.v1.ActorRef
-	22, // 16: molt.admin.v1.Unsubscribe.subscriber:type_name -> molt.update.v1.ActorRef
-	22, // 17: molt.admin.v1.Unsubscribed.subscriber:type_name -> molt.update.v1.ActorRef
-	18, // [18:18] is the sub-list for method output_type
-	18, // [18:18] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	26, // 11: molt.admin.v1.UpdateActors.deadline:type_name -> google.protobuf.Duration
+	27, // 12: molt.admin.v1.UpdateActors.order:type_name -> molt.update.v1.Order
+	25, // 13: molt.admin.v1.UpdateActorsResult.results:type_name -> molt.update.v1.UpdateResult
+	24, // 14: molt.admin.v1.Subscribe.subscriber:type_name -> molt.update.v1.ActorRef
+	24, // 15: molt.admin.v1.Subscribed.subscriber:type_name -> molt.update.v1.ActorRef
+	24, // 16: molt.admin.v1.Unsubscribe.subscriber:type_name -> molt.update.v1.ActorRef
+	24, // 17: molt.admin.v1.Unsubscribed.subscriber:type_name -> molt.update.v1.ActorRef
+	28, // 18: molt.admin.v1.TakeoverProgress.progress:type_name -> molt.takeover.v1.Progress
+	19, // [19:19] is the sub-list for method output_type
+	19, // [19:19] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_admin_admin_proto_init() }
@@ -1492,7 +1602,7 @@ func file_admin_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_admin_admin_proto_rawDesc), len(file_admin_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   22,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -320,7 +320,7 @@ func TestSpawnErrors(t *testing.T) {
 func TestRequestsFromAnotherProcessAreAuthorized(t *testing.T) {
 	fx := newFixture(t, 1, admin.Config{})
 	remote := map[string]string{"molt-origin-address": "192.0.2.1:4000", "molt-origin-credential": "token"}
-	for _, req := range []proto.Message{&admin.ListActors{}, &admin.UpdateActors{Name: "s-00", ToVersion: 2}, &admin.RollBackLast{}} {
+	for _, req := range []proto.Message{&admin.ListActors{}, &admin.UpdateActors{Name: "s-00", ToVersion: 2}, &admin.RollBackLast{}, &admin.TakeoverStatus{}} {
 		f := pa.NewFuture(fx.node.System(), 10*time.Second)
 		fx.node.Root().Send(fx.admin.PID(), &pa.MessageEnvelope{Header: remote, Message: req, Sender: f.PID()})
 		res, err := f.Result()

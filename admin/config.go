@@ -47,6 +47,11 @@ const (
 	// DefaultManagerTimeout bounds the wait for the manager's answer to a
 	// package request.
 	DefaultManagerTimeout = 10 * time.Second
+	// DefaultTakeoverTimeout bounds the wait for the takeover service's
+	// answer to TakeoverStatus: under the CLI's default --timeout, so that
+	// a slow service is told as such rather than as a node that does not
+	// answer.
+	DefaultTakeoverTimeout = 5 * time.Second
 )
 
 // MaxNameBytes bounds Config.Name.
@@ -68,6 +73,7 @@ type Config struct {
 	MaxDocumentBytes   int
 	MaxTrackedPackages int
 	ManagerTimeout     time.Duration
+	TakeoverTimeout    time.Duration
 }
 
 // Validate reports every field out of range, each by name.
@@ -93,6 +99,9 @@ func (c Config) Validate() error {
 	}
 	if c.ManagerTimeout < 0 {
 		errs = append(errs, fmt.Errorf("admin: Config.ManagerTimeout is %v: give a positive duration, or 0 for the default", c.ManagerTimeout))
+	}
+	if c.TakeoverTimeout < 0 {
+		errs = append(errs, fmt.Errorf("admin: Config.TakeoverTimeout is %v: give a positive duration, or 0 for the default", c.TakeoverTimeout))
 	}
 	if c.MaxStringBytes > DefaultMaxStringBytes {
 		errs = append(errs, fmt.Errorf("admin: Config.MaxStringBytes is %d, over %d: actors refuse longer ids", c.MaxStringBytes, DefaultMaxStringBytes))
@@ -125,6 +134,9 @@ func (c Config) withDefaults() Config {
 	def(&c.MaxTrackedPackages, DefaultMaxTrackedPackages)
 	if c.ManagerTimeout == 0 {
 		c.ManagerTimeout = DefaultManagerTimeout
+	}
+	if c.TakeoverTimeout == 0 {
+		c.TakeoverTimeout = DefaultTakeoverTimeout
 	}
 	if c.Name == "" {
 		c.Name = DefaultName

@@ -20,7 +20,9 @@
 //     through the update manager (the manager's PackageAccepted or
 //     PackageRefused);
 //   - RollBackLast: run the inverse of the last package that moved actors;
-//   - Subscribe, Unsubscribe: the manager's progress Events, relayed.
+//   - Subscribe, Unsubscribe: the manager's progress Events, relayed;
+//   - TakeoverStatus: how a takeover of this node, or by it, goes, asked
+//     of the node's takeover service (TakeoverProgress).
 //
 // A request the admin does not act on is answered with Refused, touching
 // nothing: over a limit of Config, malformed, or refused by the node's

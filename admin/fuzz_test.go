@@ -79,3 +79,7 @@ func FuzzSubscribe(f *testing.F) {
 func FuzzUnsubscribe(f *testing.F) {
 	fuzzRequest(f, func() *admin.Unsubscribe { return &admin.Unsubscribe{} }, &admin.Unsubscribe{Subscriber: &update.ActorRef{Id: "nobody"}})
 }
+
+func FuzzTakeoverStatus(f *testing.F) {
+	fuzzRequest(f, func() *admin.TakeoverStatus { return &admin.TakeoverStatus{} }, &admin.TakeoverStatus{})
+}

@@ -1,8 +1,9 @@
 // Command molt is the operator's CLI of a molt node: it lists a node's
 // live actors, describes kinds, updates actors, applies update packages
-// with their progress, watches events, rolls back, cancels, and measures
-// an actor's update latency from outside. It talks to the node's admin
-// service over protoactor remote. Run `molt --help`.
+// with their progress, watches events, rolls back, cancels, measures an
+// actor's update latency from outside, and shows how a takeover between
+// processes goes. It talks to the node's admin service over protoactor
+// remote. Run `molt --help`.
 package main
 
 import (

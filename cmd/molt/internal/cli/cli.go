@@ -114,7 +114,7 @@ func oneLine(s string) string {
 func (o *options) rootCommand() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "molt",
-		Short: "Operate a molt node: list, describe and update live actors, apply update packages",
+		Short: "Operate a molt node: list, describe and update live actors, apply update packages, follow takeovers",
 		Long: `molt talks to a molt node's admin service (the actor "molt-admin") over
 protoactor remote: it starts a small actor system of its own, listening on
 loopback for the node's answers, and stops it before it exits.
@@ -127,7 +127,8 @@ interrupted.`,
 		Example: `  molt ls --node 127.0.0.1:8090
   MOLT_NODE=10.0.0.7:8090 MOLT_TOKEN=... molt ls --ca ca.pem --cert me.pem --key me-key.pem
   molt update counter --to 2
-  molt apply package.yaml --dry-run`,
+  molt apply package.yaml --dry-run
+  molt takeover --watch`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
@@ -146,7 +147,7 @@ interrupted.`,
 	f.StringVarP(&o.output, "output", "o", "table", "output format: table or json")
 	f.DurationVar(&o.timeout, "timeout", DefaultTimeout, "bound on connecting to the node and on each answer")
 	root.AddCommand(o.lsCommand(), o.describeCommand(), o.updateCommand(), o.applyCommand(),
-		o.watchCommand(), o.rollbackCommand(), o.cancelCommand(), o.benchCommand())
+		o.watchCommand(), o.rollbackCommand(), o.cancelCommand(), o.benchCommand(), o.takeoverCommand())
 	return root
 }
 

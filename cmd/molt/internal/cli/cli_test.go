@@ -264,6 +264,8 @@ func TestUsage(t *testing.T) {
 		{[]string{"ls", "--node", "nowhere"}, "--node"},
 		{[]string{"ls", "--cert", "a.pem"}, "--cert and --key"},
 		{[]string{"ls", "--timeout", "0s"}, "--timeout"},
+		{[]string{"takeover", "--interval", "0s"}, "--interval"},
+		{[]string{"takeover", "bogus"}, "unknown command"},
 	} {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
 			expect(t, runCLI(t, nil, c.args...), cli.ExitUsage, c.want)
@@ -278,8 +280,8 @@ func TestUsage(t *testing.T) {
 
 // Every command has help with examples.
 func TestHelpHasExamples(t *testing.T) {
-	for _, cmd := range []string{"ls", "describe", "update", "apply", "watch", "rollback", "cancel", "bench"} {
-		r := runCLI(t, nil, cmd, "--help")
+	for _, cmd := range []string{"ls", "describe", "update", "apply", "watch", "rollback", "cancel", "bench", "takeover", "takeover status"} {
+		r := runCLI(t, nil, append(strings.Fields(cmd), "--help")...)
 		expect(t, r, cli.ExitOK)
 		if !strings.Contains(r.stdout, "Examples:\n  molt "+cmd) || !strings.Contains(r.stdout, "--node") {
 			t.Errorf("molt %s --help has no example of itself, or no --node:\n%s", cmd, r.stdout)

@@ -66,6 +66,16 @@ type Node struct {
 
 // Start starts a test node; Stop stops it.
 func Start(rc molt.RemoteConfig, withAdmin bool) (*Node, error) {
+	return start(rc, withAdmin, true)
+}
+
+// StartEmpty starts a test node with its update manager and admin
+// service and no actor: a node that takes another's actors over.
+func StartEmpty(rc molt.RemoteConfig) (*Node, error) {
+	return start(rc, true, false)
+}
+
+func start(rc molt.RemoteConfig, withAdmin, actors bool) (*Node, error) {
 	cat, err := Catalog()
 	if err != nil {
 		return nil, err
@@ -84,6 +94,9 @@ func Start(rc molt.RemoteConfig, withAdmin bool) (*Node, error) {
 			n.Stop()
 			return nil, err
 		}
+	}
+	if !actors {
+		return n, nil
 	}
 	for _, a := range []struct{ kind, name, region string }{
 		{"svc", "s-00", "eu"}, {"svc", "s-01", "eu"}, {"svc", "s-02", "us"}, {"oneway", "o-00", "us"},
