@@ -85,6 +85,7 @@ type service struct {
 	requester string
 	deadline  time.Duration
 	started   time.Time
+	heard     time.Time // the requester's latest request
 	finished  bool
 	batches   map[uint64]*batch
 	queue     []pending // movable actors not asked for yet
@@ -190,6 +191,7 @@ func (s *service) Receive(ctx pa.Context) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.heard = time.Now()
 	switch m := msg.(type) {
 	case *Begin:
 		s.begin(ctx, m)
@@ -492,19 +494,28 @@ func (s *service) status() *Progress {
 	if s.request != nil && (s.shown == nil || !s.request.GetDone()) {
 		return proto.CloneOf(s.request)
 	}
-	if s.shown == nil {
-		return &Progress{}
-	}
-	return proto.CloneOf(s.shown)
+	return s.sourceProgress()
 }
 
 func (s *service) progress() *Progress {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.sourceProgress()
+}
+
+// sourceProgress returns the source side's progress; s.mu is held. A
+// takeover whose requester went silent, with nothing in flight, is over:
+// its actors that had not moved run here again.
+func (s *service) sourceProgress() *Progress {
 	if s.shown == nil {
 		return &Progress{}
 	}
-	return proto.CloneOf(s.shown)
+	p := proto.CloneOf(s.shown)
+	if silent := time.Since(s.heard); !s.finished && s.moving == 0 && silent > 2*s.deadline+5*time.Second {
+		p.Done = true
+		p.Error = fmt.Sprintf("abandoned: the requester has sent nothing for %v; the actors that had not moved run here", silent.Round(time.Second))
+	}
+	return p
 }
 
 // publish refreshes what Progress shows; s.mu is held.
