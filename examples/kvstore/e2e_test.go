@@ -75,7 +75,8 @@ func build(t *testing.T, dir, name, pkg string) string {
 }
 
 // goBuild runs go build -o out pkgs...: out is a file for one package, a
-// directory (ending in a separator) for several.
+// directory (ending in a separator) for several. Flags (-tags) may come
+// before the packages.
 func goBuild(t *testing.T, out string, pkgs ...string) {
 	t.Helper()
 	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
