@@ -37,6 +37,7 @@ type cell struct {
 	state   cellState   // what Node.Status reads from other goroutines
 
 	name       string     // the name it was spawned with, or ""
+	moved      *pa.PID    // where the actor went, once an export committed: every incarnation forwards
 	imported   *importing // held until released (Import); nil otherwise
 	persistent bool       // loads its snapshot at restart; may Persist
 	seq        uint64     // sequence of the latest snapshot written or loaded
@@ -61,6 +62,11 @@ func (c *cell) produce() pa.Actor {
 	}
 	b := c.first
 	c.first = nil
+	if c.moved != nil {
+		// Restarted after it moved (its parent restarted, say): it goes
+		// on forwarding, and never runs here again.
+		return &host{cell: c, behavior: forwarder{}}
+	}
 	if b == nil && c.persistent && c.name != "" {
 		var err error
 		if b, err = c.loadSnapshot(c.name); err != nil {
@@ -140,7 +146,6 @@ type host struct {
 	probe   *probation
 	leaving string   // why the actor is going away (restarting, stopping)
 	from    pa.Actor // the value that ran when upd started: retired if it commits
-	moved   *pa.PID  // where the actor went, once an export committed
 
 	lc      *messageContext // made on first use: most actors never need one
 	unstash []stashed       // the cell's stash entries, for this incarnation to match

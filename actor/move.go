@@ -205,20 +205,43 @@ func (h *host) decideExport(ctx pa.Context, d *exportDecision) {
 
 // Move is the replacement of an export that commits: from now on the
 // actor is a forwarder. It leaves the directory, since it no longer runs
-// here.
+// here. Updates queued behind the export follow it: one requested from an
+// actor goes on to the new PID with its requester, whom the result reaches;
+// one requested in process is refused, saying where the actor went.
 func (h *host) Move(ctx pa.Context, to *pa.PID) {
 	h.moved = to
 	h.node.record.Remove(ctx.Self())
 	h.ended(ctx.Self())
+	ctx.SetReceiveTimeout(0)
+	for _, r := range h.queued {
+		switch {
+		case r.sender != nil:
+			ctx.RequestWithCustomSender(to, r.req, r.sender)
+		case r.call != nil:
+			r.call.done <- h.refusal(ctx, r.req, fmt.Sprintf("%v: it runs at %v now; send the update there", ErrMoved, to))
+		case r.export != nil:
+			r.export.answer(Exported{PID: ctx.Self(), Result: h.refusal(ctx, r.req, fmt.Sprintf("%v: it runs at %v now", ErrMoved, to))})
+		}
+	}
+	h.queued = nil
 }
 
+// forwarder is the behaviour of a moved actor's later incarnations: the
+// host forwards everything before a behaviour would see it.
+type forwarder struct{}
+
+func (forwarder) Receive(pa.Context) {}
+
 // forward sends the current message on to where the actor moved, in the
-// order it arrived here. It reports false for the lifecycle messages the
-// host itself must see.
+// order it arrived here. Lifecycle and molt's own messages stay here: the
+// retired behaviour sees none of them.
 func (h *host) forward(ctx pa.Context) bool {
 	switch m := ctx.Message().(type) {
-	case *pa.Started, *pa.Stopping, *pa.Stopped, *pa.Restarting:
-		return false
+	case *pa.Stopped:
+		h.stopped.Store(true)
+		return true
+	case *pa.Started, *pa.Stopping, *pa.Restarting, *pa.ReceiveTimeout:
+		return true
 	case *deadline, *probationEnd, nextUpdate, releaseImport, *exportDecision, pa.SystemMessage:
 		return true
 	case *call:

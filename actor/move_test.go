@@ -264,3 +264,49 @@ func TestDiscardedImportNeverRuns(t *testing.T) {
 		t.Fatalf("a discarded import answered %v", v)
 	}
 }
+
+// TestUpdatesQueuedBehindAMoveFollowIt: an update requested while the
+// actor was staged for its move is answered by the actor where it went.
+func TestUpdatesQueuedBehindAMoveFollowIt(t *testing.T) {
+	node := molt.NewNode(trailCatalog(t))
+	defer node.Shutdown()
+	old, err := node.Spawn("trail", 1, molt.WithName("q"))
+	must(t, err)
+	answers := newExportAnswers()
+	must(t, node.Export(old, &update.UpdateActor{UpdateId: "mv", ToVersion: 2}, answers.answer))
+	staged := answers.next(t, "staged")
+	queued := node.Root().RequestFuture(old, &update.UpdateActor{UpdateId: "after", ToVersion: 1}, 10*time.Second)
+	inProcess := make(chan *update.UpdateResult, 1)
+	go func() {
+		res, _ := node.Update(context.Background(), old, &update.UpdateActor{UpdateId: "local", ToVersion: 1})
+		inProcess <- res
+	}()
+	e := staged.Envelope
+	e.Name = "q-moved"
+	ready := make(chan error, 1)
+	moved, err := node.Import(e, 2, func(_ *pa.PID, err error) { ready <- err })
+	must(t, err)
+	must(t, <-ready)
+	node.Decide(old, "mv", moved, "")
+	if final := answers.next(t, "final"); final.Result.GetOutcome() != update.Outcome_OUTCOME_COMMITTED {
+		t.Fatalf("move: %v", final.Result)
+	}
+	node.Release(moved)
+	v, err := queued.Result()
+	if err != nil {
+		t.Fatalf("the update queued behind the move got no answer: %v", err)
+	}
+	// The moved actor runs version 2, which has no way down to 1: its
+	// answer, not the old process's.
+	if res := v.(*update.UpdateResult); res.GetActor() != "q-moved" || res.GetFromVersion() != 2 || !strings.Contains(res.GetReason(), "from version 2 to 1") {
+		t.Fatalf("the queued update was answered by %q: %v from %d (%s); want the moved actor's answer", res.GetActor(), res.GetOutcome(), res.GetFromVersion(), res.GetReason())
+	}
+	select {
+	case res := <-inProcess:
+		if res == nil || !strings.Contains(res.GetReason(), "moved") {
+			t.Fatalf("an in-process update queued behind the move = %v; want a refusal saying where the actor went", res)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the in-process update queued behind the move was never answered")
+	}
+}
