@@ -110,3 +110,70 @@ func TestListKeys(t *testing.T) {
 		}
 	})
 }
+
+var v3States = rapid.Custom(func(t *rapid.T) *ShardV3 {
+	v2 := v2States.Draw(t, "v2")
+	data := make(map[string]EntryV3, len(v2.Data))
+	for k, e := range v2.Data {
+		data[k] = EntryV3{Value: e.Value, ExpiresAt: e.ExpiresAt, ModifiedAt: rapid.Int64Range(0, time.Now().UnixNano()).Draw(t, "modifiedAt")}
+	}
+	return &ShardV3{Data: data}
+})
+
+// TestNextRelease checks the next release's catalogue with the migration
+// kit: version 3's codec and invariants. (Versions 1 and 2, state only
+// there, are checked by TestSnapshotsAcrossReleases.)
+func TestNextRelease(t *testing.T) {
+	cat := registry.New()
+	if err := RegisterNext(cat); err != nil {
+		t.Fatalf("RegisterNext: %v", err)
+	}
+	if w := cat.Warnings(); len(w) > 0 {
+		t.Fatalf("RegisterNext warned: %v", w)
+	}
+	registrytest.Check(t, cat, Kind, registrytest.States(3, v3States))
+}
+
+// TestSnapshotsAcrossReleases seals states as the current release writes
+// its snapshots (versions 1 and 2) and opens them as the next release
+// does, at version 3: every value and expiry arrives.
+func TestSnapshotsAcrossReleases(t *testing.T) {
+	current, next := newCatalog(t), registry.New()
+	if err := RegisterNext(next); err != nil {
+		t.Fatal(err)
+	}
+	rapid.Check(t, func(t *rapid.T) {
+		v1 := v1States.Draw(t, "v1")
+		e, err := current.Seal(Kind, 1, v1)
+		if err != nil {
+			t.Fatalf("sealing version 1: %v", err)
+		}
+		got, err := next.Open(e, 3)
+		if err != nil {
+			t.Fatalf("opening version 1 at 3: %v", err)
+		}
+		v3 := got.(*ShardV3)
+		if len(v3.Data) != len(v1.Data) {
+			t.Fatalf("version 3 has %d keys, version 1 had %d", len(v3.Data), len(v1.Data))
+		}
+		for k, v := range v1.Data {
+			if e := v3.Data[k]; string(e.Value) != string(v) || e.ExpiresAt != 0 || e.ModifiedAt != 0 {
+				t.Fatalf("%q: %+v at version 3, want %q without expiry", k, e, v)
+			}
+		}
+
+		v2 := v2States.Draw(t, "v2")
+		e, err = current.Seal(Kind, 2, v2)
+		if err != nil {
+			t.Fatalf("sealing version 2: %v", err)
+		}
+		if got, err = next.Open(e, 3); err != nil {
+			t.Fatalf("opening version 2 at 3: %v", err)
+		}
+		for k, want := range v2.Data {
+			if e := got.(*ShardV3).Data[k]; string(e.Value) != string(want.Value) || e.ExpiresAt != want.ExpiresAt {
+				t.Fatalf("%q: %+v at version 3, want %+v", k, e, want)
+			}
+		}
+	})
+}
