@@ -79,8 +79,9 @@ func (releaseImport) NotInfluenceReceiveTimeout() {}
 // once with a refusal; keep it short. An export queued behind updates in
 // progress waits its turn as an update would.
 //
-// Export returns ErrNotUpdatable for a PID that is not a live molt actor of
-// this node.
+// Export takes req over: the caller must not change it afterwards. It
+// returns ErrNotUpdatable for a PID that is not a live molt actor of this
+// node.
 func (n *Node) Export(pid *pa.PID, req *update.UpdateActor, answer func(Exported)) error {
 	if _, ok := n.directory.Lookup(pid); !ok {
 		return fmt.Errorf("%w: %v is not a live molt actor of this node", ErrNotUpdatable, pid)
@@ -88,7 +89,7 @@ func (n *Node) Export(pid *pa.PID, req *update.UpdateActor, answer func(Exported
 	if req.GetUpdateId() == "" {
 		return errors.New("molt: Export needs an update id, which Decide names")
 	}
-	n.system.Root.Send(pid, &exportCall{req: proto.CloneOf(req), answer: answer})
+	n.system.Root.Send(pid, &exportCall{req: req, answer: answer})
 	return nil
 }
 

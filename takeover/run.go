@@ -119,7 +119,7 @@ func (r *Report) Pause(q float64) time.Duration {
 // says which actors failed and why).
 func Run(ctx context.Context, node *molt.Node, from string, cfg Config) (*Report, error) {
 	cfg = cfg.withDefaults()
-	r := &runner{node: node, cfg: cfg, source: pa.NewPID(from, ServiceName), start: time.Now(), from: from}
+	r := &runner{node: node, cfg: cfg, source: pa.NewPID(from, ServiceName), start: time.Now(), from: from, targets: map[string]uint32{}}
 	r.report.ID = cfg.ID
 	if err := r.begin(ctx); err != nil {
 		return nil, err
@@ -141,7 +141,8 @@ type runner struct {
 	from   string
 	start  time.Time
 
-	mu       sync.Mutex // guards report and progress
+	targets  map[string]uint32 // the version each kind runs at here; set by begin
+	mu       sync.Mutex        // guards report and progress
 	report   Report
 	inFlight int
 	batch    atomic.Uint64
@@ -170,6 +171,7 @@ func (r *runner) begin(ctx context.Context) error {
 		if target == 0 {
 			continue
 		}
+		r.targets[kind] = target
 		k := &KindPlan{Kind: kind, Target: target}
 		for _, v := range cat.Versions(kind) {
 			if v == target {
@@ -296,10 +298,7 @@ func (r *runner) one(num uint64) (bool, error) {
 			imp.Failed = append(imp.Failed, &Outcome{Name: e.GetName(), Reason: fmt.Sprintf("the batch did not start here within %v", r.cfg.Deadline)})
 			continue
 		}
-		target, ok := r.cfg.Versions[e.GetKind()]
-		if !ok {
-			target = highestRunnable(r.node, e.GetKind())
-		}
+		target := r.targets[e.GetKind()] // the source offers only kinds that have one
 		pid, err := r.node.Import(e, target, func(p *pa.PID, err error) { ready <- started{p, err} }, r.cfg.Spawn...)
 		if err != nil {
 			imp.Failed = append(imp.Failed, &Outcome{Name: e.GetName(), Reason: err.Error()})

@@ -171,6 +171,7 @@ func (s *service) settled(st *move) {
 // pending is a movable actor and the version it will run.
 type pending struct {
 	name string
+	pid  *pa.PID
 	to   uint32
 }
 
@@ -282,7 +283,7 @@ func (s *service) begin(ctx pa.Context, m *Begin) {
 		case !slices.Contains(k.GetReadable(), e.Version):
 			stay(name, fmt.Sprintf("the new process cannot migrate %s version %d to version %d", e.Kind, e.Version, k.GetTarget()))
 		default:
-			s.queue = append(s.queue, pending{name: name, to: k.GetTarget()})
+			s.queue = append(s.queue, pending{name: name, pid: e.PID, to: k.GetTarget()})
 		}
 		return true
 	})
@@ -325,12 +326,7 @@ func (s *service) export(ctx pa.Context, m *Export) {
 			st.updateID = fmt.Sprintf("takeover/%d/%d", num, i)
 		}
 		b.moves[name] = st
-		entries := s.node.Directory().ByName(name)
-		if len(entries) != 1 {
-			st.failure = fmt.Sprintf("no live molt actor named %q here any more", name)
-			continue
-		}
-		st.pid = entries[0].PID
+		st.pid = p.pid // Export refuses it if it stopped since
 		b.waiting++
 		b.undecided++
 		s.moving++
