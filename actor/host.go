@@ -427,7 +427,13 @@ func (h *host) settle(ctx pa.Context) {
 			// The update goes on: answer with a copy, since the
 			// result will still change.
 			h.staged = true
-			h.respond(ctx, h.reply, proto.CloneOf(h.upd.Result()))
+			res := h.upd.Result()
+			if h.reply.export == nil {
+				// An export's answer is read on this goroutine, at
+				// once; a reply that leaves it must not change.
+				res = proto.CloneOf(res)
+			}
+			h.respond(ctx, h.reply, res)
 		}
 		return
 	}
