@@ -1,0 +1,266 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	pa "github.com/asynkron/protoactor-go/actor"
+	pc "github.com/asynkron/protoactor-go/cluster"
+	"github.com/asynkron/protoactor-go/eventstream"
+	"github.com/asynkron/protoactor-go/remote"
+	molt "github.com/molt-go/molt/actor"
+	"github.com/molt-go/molt/registry"
+	"github.com/molt-go/molt/update"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+)
+
+// TargetsKey is the gossip key under which each member publishes the
+// targets it knows (a JSON object: kind → {"v": version, "e": epoch}).
+const TargetsKey = "molt.cluster/targets"
+
+// DefaultActivationTimeout bounds how long a lookup waits for the owner of
+// a grain to activate it.
+const DefaultActivationTimeout = 5 * time.Second
+
+// ErrConfig is returned by Start for a configuration it refuses.
+var ErrConfig = errors.New("molt cluster: invalid configuration")
+
+// Config configures a member.
+type Config struct {
+	// Name is the cluster's name; members of one cluster share it.
+	// Default "molt".
+	Name string
+	// Provider finds the other members: protoactor's test provider, etcd,
+	// Consul, Kubernetes, ZooKeeper. Required.
+	Provider pc.ClusterProvider
+	// Host and Port are where the member's protoactor remote listens:
+	// 127.0.0.1 and a free port by default.
+	Host string
+	Port int
+	// Remote passes options to protoactor remote.
+	Remote []remote.ConfigOption
+	// Kinds are the kinds of the node's catalogue this member hosts as
+	// grains; by default every kind with a version the catalogue runs.
+	Kinds []string
+	// Policy is the compatibility policy (Adapt by default). Every member
+	// of a cluster must have the same.
+	Policy Policy
+	// ActivationTimeout bounds a lookup's wait for an activation; default
+	// DefaultActivationTimeout.
+	ActivationTimeout time.Duration
+	// Options pass further options to protoactor's cluster configuration
+	// (request timeout, gossip interval, ...).
+	Options []pc.ConfigOption
+}
+
+// Member is a molt node that is a member of a protoactor cluster: its
+// grains are molt actors, placed by version.
+type Member struct {
+	node   *molt.Node
+	c      *pc.Cluster
+	table  *table
+	runs   map[string][]uint32 // kind → versions this member runs, ascending
+	lookup *lookup
+	sub    *eventstream.Subscription
+	counters
+}
+
+// Start makes node a member of the cluster cfg describes and returns once
+// the member has joined (protoactor's StartMember, which takes about a
+// second). The node must not run remote itself (molt.WithRemote): the
+// cluster starts protoactor remote on the node's actor system.
+//
+// For each hosted kind, the member registers the kind itself and one
+// version kind per version it runs (VersionKind): the provider publishes
+// them with the member, and every member reads from the topology which
+// member runs which version.
+func Start(node *molt.Node, cfg Config) (m *Member, err error) {
+	if node == nil || cfg.Provider == nil {
+		return nil, fmt.Errorf("%w: a node and a provider are needed", ErrConfig)
+	}
+	if cfg.Policy != Adapt && cfg.Policy != Wait {
+		return nil, fmt.Errorf("%w: unknown policy %d", ErrConfig, cfg.Policy)
+	}
+	if cfg.Name == "" {
+		cfg.Name = "molt"
+	}
+	if cfg.Host == "" {
+		cfg.Host = "127.0.0.1"
+	}
+	if cfg.ActivationTimeout <= 0 {
+		cfg.ActivationTimeout = DefaultActivationTimeout
+	}
+	cat := node.Catalog()
+	kinds := cfg.Kinds
+	if kinds == nil {
+		kinds = cat.Kinds()
+	}
+	m = &Member{node: node, table: newTable(cfg.Policy), runs: map[string][]uint32{}}
+	var ck []*pc.Kind
+	for _, kind := range kinds {
+		vs := Runnable(cat, kind)
+		if len(vs) == 0 {
+			if cfg.Kinds == nil {
+				continue // a kind whose states this binary only reads
+			}
+			return nil, fmt.Errorf("%w: %w %q: the catalogue runs no version of it", ErrConfig, registry.ErrUnknownKind, kind)
+		}
+		if isVersionKind(kind) {
+			return nil, fmt.Errorf("%w: kind %q: a name ending in %s<number> is reserved", ErrConfig, kind, versionMark)
+		}
+		m.runs[kind] = vs
+		k, err := Kind(node, kind, vs[len(vs)-1])
+		if err != nil {
+			return nil, err
+		}
+		ck = append(ck, k)
+		for _, v := range vs {
+			// Never activated: the placement refuses version kinds.
+			ck = append(ck, &pc.Kind{Kind: VersionKind(kind, v), Props: pa.PropsFromFunc(func(pa.Context) {})})
+		}
+	}
+	m.lookup = &lookup{m: m, timeout: cfg.ActivationTimeout}
+	rc := remote.Configure(cfg.Host, cfg.Port, cfg.Remote...)
+	opts := append([]pc.ConfigOption{pc.WithKinds(ck...)}, cfg.Options...)
+	m.c = pc.New(node.System(), pc.Configure(cfg.Name, cfg.Provider, m.lookup, rc, opts...))
+	m.sub = node.System().EventStream.Subscribe(m.observe)
+	defer func() {
+		if r := recover(); r != nil { // protoactor panics when it cannot start
+			node.System().EventStream.Unsubscribe(m.sub)
+			m, err = nil, fmt.Errorf("molt cluster: start member: %v", r)
+		}
+	}()
+	m.c.StartMember()
+	return m, nil
+}
+
+// observe follows the topology, the targets other members gossip and the
+// activations that end elsewhere.
+func (m *Member) observe(ev any) {
+	switch e := ev.(type) {
+	case *pc.ClusterTopology:
+		m.table.setMembers(e.GetMembers())
+		m.reconcile()
+	case *pc.GossipUpdate:
+		if e.Key != TargetsKey || e.Value == nil {
+			return
+		}
+		var s wrapperspb.StringValue
+		if e.Value.UnmarshalTo(&s) != nil {
+			return
+		}
+		targets, err := decodeTargets(s.GetValue())
+		if err != nil {
+			return
+		}
+		newer := false
+		for kind, t := range targets {
+			if m.table.learn(kind, t) {
+				newer = true
+			}
+		}
+		if newer {
+			// Adopt it: the target outlives the member that set it.
+			m.publish()
+			m.reconcile()
+		}
+	case *pc.ActivationTerminated:
+		if ci := e.GetClusterIdentity(); ci != nil {
+			m.c.PidCache.RemoveByValue(ci.Identity, ci.Kind, e.GetPid())
+		}
+	}
+}
+
+func (m *Member) publish() {
+	m.c.Gossip.SetState(TargetsKey, wrapperspb.String(m.table.encodeTargets()))
+}
+
+func (m *Member) reconcile() {
+	if pid := m.lookup.pid; pid != nil {
+		m.node.Root().Send(pid, reconcile{})
+	}
+}
+
+func (m *Member) canRun(kind string, v uint32) bool {
+	_, ok := slices.BinarySearch(m.runs[kind], v)
+	return ok
+}
+
+// Cluster returns the protoactor cluster: call grains with its Request.
+func (m *Member) Cluster() *pc.Cluster { return m.c }
+
+// Node returns the member's molt node.
+func (m *Member) Node() *molt.Node { return m.node }
+
+// Address returns the member's remote address.
+func (m *Member) Address() string { return m.node.System().Address() }
+
+// Runs returns the versions of kind this member runs.
+func (m *Member) Runs(kind string) []uint32 { return slices.Clone(m.runs[kind]) }
+
+// Version returns the version grains of kind are placed and kept at, as
+// this member sees the cluster: the kind's target, bounded under the Wait
+// policy by the oldest interface a member hosting the kind speaks. False
+// when no member hosts the kind.
+func (m *Member) Version(kind string) (uint32, bool) { return m.table.current(kind) }
+
+// SetVersion sets the target version of kind for the whole cluster: the
+// member gossips it, every member adopts it (the latest setting wins), new
+// activations are placed on members that run it, and every member updates
+// the activations it holds to it, with UpdateActor, if it runs it.
+func (m *Member) SetVersion(kind string, v uint32) error {
+	if v == 0 {
+		return fmt.Errorf("%w: version 0", ErrConfig)
+	}
+	if !m.table.versioned(kind) {
+		return fmt.Errorf("molt cluster: %w %q: no member hosts it", registry.ErrUnknownKind, kind)
+	}
+	m.table.learn(kind, Target{Version: v, Epoch: time.Now().UnixNano()})
+	m.publish()
+	m.reconcile()
+	return nil
+}
+
+// Update sends req to the grain (identity, kind), through protoactor's
+// cluster (it is activated if it is not), and returns its result. The
+// grain's kind keeps its target: the next change of the kind's version
+// moves this grain too.
+func (m *Member) Update(identity, kind string, req *update.UpdateActor, opts ...pc.GrainCallOption) (*update.UpdateResult, error) {
+	res, err := m.c.Request(identity, kind, req, opts...)
+	if err != nil {
+		return nil, err
+	}
+	r, ok := res.(*update.UpdateResult)
+	if !ok {
+		return nil, fmt.Errorf("molt cluster: %s/%s answered the update with %T", kind, identity, res)
+	}
+	return r, nil
+}
+
+// Stats counts what the member's placement did.
+type Stats struct {
+	// Refused counts activation requests refused because this member does
+	// not run the kind's current version.
+	Refused int64
+	// Upgraded and Failed count the activations moved to their kind's
+	// version in place, and the updates that did not commit.
+	Upgraded, Failed int64
+}
+
+// Stats returns the member's counters.
+func (m *Member) Stats() Stats {
+	return Stats{Refused: m.refused.Load(), Upgraded: m.upgraded.Load(), Failed: m.failed.Load()}
+}
+
+// Shutdown leaves the cluster: the member deregisters from its provider,
+// stops its activations (their state goes with them unless they persist
+// it) and stops remote. The node keeps running; shut it down after.
+func (m *Member) Shutdown() {
+	m.node.System().EventStream.Unsubscribe(m.sub)
+	_ = m.c.Config.ClusterProvider.Shutdown(true)
+	m.lookup.Shutdown()
+	m.c.Gossip.Shutdown()
+	m.c.Remote.Shutdown(true)
+}

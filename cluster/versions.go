@@ -1,0 +1,271 @@
+package cluster
+
+import (
+	"encoding/json"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	pc "github.com/asynkron/protoactor-go/cluster"
+)
+
+// versionMark joins a kind and a version into the name of a version kind:
+// "counter.molt-v3" says that the member that registers it can run version
+// 3 of counter. The characters are those a Kubernetes label name allows, so
+// that the name survives every provider (the k8s provider turns kinds into
+// pod labels; etcd and Consul keep them as strings).
+const versionMark = ".molt-v"
+
+// VersionKind returns the name under which a member publishes, among its
+// cluster kinds, that it can run version v of kind.
+func VersionKind(kind string, v uint32) string {
+	return kind + versionMark + strconv.FormatUint(uint64(v), 10)
+}
+
+// ParseVersionKind splits a version kind's name; ok is false for any other
+// kind name.
+func ParseVersionKind(name string) (kind string, v uint32, ok bool) {
+	i := strings.LastIndex(name, versionMark)
+	if i <= 0 {
+		return "", 0, false
+	}
+	n, err := strconv.ParseUint(name[i+len(versionMark):], 10, 32)
+	if err != nil || n == 0 {
+		return "", 0, false
+	}
+	return name[:i], uint32(n), true
+}
+
+// Policy is the cluster's compatibility policy: what happens to callers
+// that speak an older interface of a kind than the version grains are asked
+// to run.
+type Policy int
+
+const (
+	// Adapt moves grains to the target version as soon as it is set: a
+	// call shaped for an older interface reaches the newer version and is
+	// turned into a message it accepts by the adapters registered on it
+	// (registry.Adapt). An update to the target is refused by molt when
+	// the target neither accepts nor adapts a message type the running
+	// version accepts, so no call is left without a receiver.
+	Adapt Policy = iota
+	// Wait keeps grains at the newest version that every member hosting
+	// the kind speaks (the highest version each can run) until the last
+	// member on an older interface has left: calls shaped for an older
+	// interface never reach a newer version; the move to the target waits
+	// for them.
+	Wait
+)
+
+func (p Policy) String() string {
+	switch p {
+	case Adapt:
+		return "adapt"
+	case Wait:
+		return "wait"
+	}
+	return "policy(" + strconv.Itoa(int(p)) + ")"
+}
+
+// Target is a kind's target version as set by SetVersion somewhere in the
+// cluster; the latest setting (highest Epoch) wins everywhere.
+type Target struct {
+	Version uint32 `json:"v"`
+	Epoch   int64  `json:"e"`
+}
+
+func (t Target) newer(o Target) bool {
+	return t.Epoch > o.Epoch || (t.Epoch == o.Epoch && t.Version > o.Version)
+}
+
+// member is what the table knows of a cluster member.
+type member struct {
+	m     *pc.Member
+	runs  map[string][]uint32 // kind → versions it can run, ascending
+	kinds map[string]bool     // every kind it registered
+}
+
+func memberOf(m *pc.Member) member {
+	out := member{m: m, runs: map[string][]uint32{}, kinds: map[string]bool{}}
+	for _, k := range m.Kinds {
+		out.kinds[k] = true
+		if kind, v, ok := ParseVersionKind(k); ok {
+			out.runs[kind] = append(out.runs[kind], v)
+		}
+	}
+	for _, vs := range out.runs {
+		slices.Sort(vs)
+	}
+	return out
+}
+
+func (m member) canRun(kind string, v uint32) bool {
+	_, ok := slices.BinarySearch(m.runs[kind], v)
+	return ok
+}
+
+// speaks is the member's interface of kind: the newest version it runs,
+// whose messages its callers send.
+func (m member) speaks(kind string) uint32 {
+	vs := m.runs[kind]
+	if len(vs) == 0 {
+		return 0
+	}
+	return vs[len(vs)-1]
+}
+
+// table is a member's view of the cluster's versions: which member runs
+// which versions (from the topology), and each kind's target (from gossip
+// and SetVersion). Every method is safe for concurrent use.
+type table struct {
+	policy Policy
+
+	mu      sync.RWMutex
+	members []member          // the topology, in its order
+	targets map[string]Target // kind → latest target known here
+}
+
+func newTable(p Policy) *table {
+	return &table{policy: p, targets: map[string]Target{}}
+}
+
+// setMembers replaces the topology.
+func (t *table) setMembers(ms []*pc.Member) {
+	out := make([]member, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, memberOf(m))
+	}
+	t.mu.Lock()
+	t.members = out
+	t.mu.Unlock()
+}
+
+// learn records a target and reports whether it is newer than the one
+// known for its kind.
+func (t *table) learn(kind string, tg Target) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if old, ok := t.targets[kind]; ok && !tg.newer(old) {
+		return false
+	}
+	t.targets[kind] = tg
+	return true
+}
+
+// encodeTargets is the gossip value of the targets known here.
+func (t *table) encodeTargets() string {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	b, _ := json.Marshal(t.targets) // a map of plain values cannot fail
+	return string(b)
+}
+
+func decodeTargets(s string) (map[string]Target, error) {
+	var out map[string]Target
+	err := json.Unmarshal([]byte(s), &out)
+	return out, err
+}
+
+// versioned reports whether any member publishes versions of kind: a kind
+// without any is not a molt kind, and is placed as protoactor would.
+func (t *table) versioned(kind string) bool {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	for _, m := range t.members {
+		if len(m.runs[kind]) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// Current returns the version grains of kind run in the cluster as this
+// member sees it, and false when no member hosts the kind.
+func (t *table) current(kind string) (uint32, bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.currentLocked(kind)
+}
+
+func (t *table) currentLocked(kind string) (uint32, bool) {
+	var hosts []member
+	for _, m := range t.members {
+		if len(m.runs[kind]) > 0 {
+			hosts = append(hosts, m)
+		}
+	}
+	if len(hosts) == 0 {
+		return 0, false
+	}
+	target, set := t.targets[kind]
+	v := target.Version
+	if !set {
+		v = defaultVersion(kind, hosts)
+	}
+	if t.policy == Wait {
+		for _, m := range hosts {
+			v = min(v, m.speaks(kind))
+		}
+	}
+	return v, true
+}
+
+// defaultVersion is the target of a kind nobody set: the newest version
+// every host runs, or, when they share none, the newest one any runs.
+func defaultVersion(kind string, hosts []member) uint32 {
+	common := slices.Clone(hosts[0].runs[kind])
+	newest := uint32(0)
+	for _, m := range hosts {
+		common = slices.DeleteFunc(common, func(v uint32) bool { return !m.canRun(kind, v) })
+		newest = max(newest, m.speaks(kind))
+	}
+	if len(common) > 0 {
+		return common[len(common)-1]
+	}
+	return newest
+}
+
+// eligible returns the members that may hold an activation of kind: for a
+// molt kind, those that run its current version; for any other kind, those
+// that registered it.
+func (t *table) eligible(kind string) []*pc.Member {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	var out []*pc.Member
+	v, molt := t.currentLocked(kind)
+	for _, m := range t.members {
+		if (molt && m.canRun(kind, v)) || (!molt && m.kinds[kind]) {
+			out = append(out, m.m)
+		}
+	}
+	return out
+}
+
+// owner returns the address of the member that should hold ci's
+// activation, "" when no member may: rendezvous hashing (protoactor's) over
+// the eligible members, so that every member that agrees on the topology
+// and the targets picks the same owner.
+func (t *table) owner(ci *pc.ClusterIdentity) string {
+	ms := t.eligible(ci.Kind)
+	switch len(ms) {
+	case 0:
+		return ""
+	case 1:
+		return ms[0].Address()
+	}
+	r := pc.NewRendezvous()
+	r.UpdateMembers(ms)
+	return r.GetByClusterIdentity(ci)
+}
+
+// addresses returns every member's address.
+func (t *table) addresses() []string {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	out := make([]string, 0, len(t.members))
+	for _, m := range t.members {
+		out = append(out, m.m.Address())
+	}
+	return out
+}
