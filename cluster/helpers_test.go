@@ -3,6 +3,7 @@ package cluster_test
 import (
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -90,6 +91,14 @@ func catalog(t testing.TB, versions ...uint32) *registry.Catalog {
 // stop when the test ends.
 func startMember(t testing.TB, provider pc.ClusterProvider, policy mc.Policy, versions ...uint32) *mc.Member {
 	t.Helper()
+	m, _ := startStoppable(t, provider, policy, versions...)
+	return m
+}
+
+// startStoppable is startMember, with a function that stops the member
+// and its node before the test ends.
+func startStoppable(t testing.TB, provider pc.ClusterProvider, policy mc.Policy, versions ...uint32) (*mc.Member, func()) {
+	t.Helper()
 	node := molt.NewNode(catalog(t, versions...))
 	m, err := mc.Start(node, mc.Config{
 		Provider: provider,
@@ -100,11 +109,15 @@ func startMember(t testing.TB, provider pc.ClusterProvider, policy mc.Policy, ve
 		node.Shutdown()
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		m.Shutdown()
-		node.Shutdown()
-	})
-	return m
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			m.Shutdown()
+			node.Shutdown()
+		})
+	}
+	t.Cleanup(stop)
+	return m, stop
 }
 
 func testProvider(agent *test.InMemAgent) pc.ClusterProvider {

@@ -12,8 +12,11 @@ func TestMain(m *testing.M) {
 		// Shutdown stops but whose goroutine ranges over the ticker's
 		// channel, which is never closed: one per member, for ever.
 		goleak.IgnoreTopFunction("github.com/asynkron/protoactor-go/cluster/clusterproviders/test.(*Provider).startTtlReport.func1"),
-		// protoactor's throttles (the gossiper's logs) wait out their
-		// period, 60 s, on a goroutine of their own after a member stops.
+		// protoactor's log throttles (the gossiper's, the gossip actor's,
+		// dead letters') wait out their period, up to 60 s, on a goroutine
+		// of their own, which outlives the member that started it.
 		goleak.IgnoreTopFunction("github.com/asynkron/protoactor-go/cluster.(*Gossiper).StartGossiping.NewThrottle.func3.1"),
+		goleak.IgnoreTopFunction("github.com/asynkron/protoactor-go/cluster.NewGossipActor.NewThrottleWithLogger.func2.1"),
+		goleak.IgnoreTopFunction("github.com/asynkron/protoactor-go/actor.NewDeadLetter.NewThrottle.func4.1"),
 	)
 }
