@@ -2,6 +2,7 @@ package mailbox
 
 import (
 	"runtime"
+	"sync"
 	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -46,25 +47,40 @@ const (
 // the mailbox state they change is never shared, which is what keeps the
 // message path free of extra locks.
 type Mailbox struct {
-	system  queue
-	control queue
-	user    queue
+	// Written by producers: the inboxes under mu, status by a CAS on each
+	// post that finds the mailbox idle.
+	mu     sync.Mutex // the inboxes' lock
+	status atomic.Int32
+	user   inbox
 
-	status    atomic.Int32
+	// Rarely written, then read-mostly: they keep the producers' hot fields
+	// above and the consumer's below on different cache lines, without
+	// padding.
+	system      inbox
+	control     inbox
+	invoker     actor.MessageInvoker
+	dispatcher  actor.Dispatcher
+	process     func() // m.processMessages, bound once: scheduling allocates nothing
+	middlewares []actor.MailboxMiddleware
+
+	// Written by the consumer.
+	userOut   outbox
 	suspended atomic.Int32
 	held      atomic.Int64
 
 	// Consumer-only state.
 	holding     bool
 	admit       Filter
-	parked      fifo
-	heldSystem  fifo   // system messages that run behaviour code, parked by a strict hold
-	afterSystem func() // called after such a system message while holding
+	parking     *parking // made when first needed: most actors never hold
+	afterSystem func()   // called after a system message that runs behaviour code, while holding
+	systemOut   outbox
+	controlOut  outbox
+}
 
-	invoker     actor.MessageInvoker
-	dispatcher  actor.Dispatcher
-	process     func() // m.processMessages, bound once: scheduling allocates nothing
-	middlewares []actor.MailboxMiddleware
+// parking is where a holding mailbox parks messages.
+type parking struct {
+	parked     fifo
+	heldSystem fifo // system messages that run behaviour code, parked by a strict hold
 }
 
 var _ actor.Mailbox = (*Mailbox)(nil)
@@ -120,9 +136,9 @@ func (m *Mailbox) PostUserMessage(message any) {
 		mw.MessagePosted(message)
 	}
 	if IsControl(message) {
-		m.control.push(message)
+		m.control.push(&m.mu, message)
 	} else {
-		m.user.push(message)
+		m.user.push(&m.mu, message)
 	}
 	m.schedule()
 }
@@ -133,7 +149,7 @@ func (m *Mailbox) PostSystemMessage(message any) {
 	for _, mw := range m.middlewares {
 		mw.MessagePosted(message)
 	}
-	m.system.push(message)
+	m.system.push(&m.mu, message)
 	m.schedule()
 }
 
@@ -153,13 +169,40 @@ func (m *Mailbox) Start() {
 
 // UserMessageCount returns the user messages waiting, queued or held.
 func (m *Mailbox) UserMessageCount() int {
-	return m.user.len() + int(m.held.Load())
+	return m.userLen() + int(m.held.Load())
 }
 
 // Counts returns what the mailbox has waiting. The three numbers are read
 // one after the other, not as one atomic snapshot.
 func (m *Mailbox) Counts() Counts {
-	return Counts{Queued: m.user.len(), Held: int(m.held.Load()), Control: m.control.len()}
+	return Counts{Queued: m.userLen(), Held: int(m.held.Load()), Control: length(&m.control, &m.controlOut)}
+}
+
+func (m *Mailbox) userLen() int    { return length(&m.user, &m.userOut) }
+func (m *Mailbox) systemLen() int  { return length(&m.system, &m.systemOut) }
+func (m *Mailbox) controlLen() int { return length(&m.control, &m.controlOut) }
+
+// park returns the parking area, made on first use.
+func (m *Mailbox) park() *parking {
+	if m.parking == nil {
+		m.parking = &parking{}
+	}
+	return m.parking
+}
+
+// parkedLen and heldSystemLen are the consumer's counts of what is parked.
+func (m *Mailbox) parkedLen() int {
+	if m.parking == nil {
+		return 0
+	}
+	return m.parking.parked.len()
+}
+
+func (m *Mailbox) heldSystemLen() int {
+	if m.parking == nil {
+		return 0
+	}
+	return m.parking.heldSystem.len()
 }
 
 // Hold starts hold mode: from the next user message on, a message that admit
@@ -196,7 +239,7 @@ func (m *Mailbox) AfterSystem(fn func()) { m.afterSystem = fn }
 // delivered, ahead of queued user messages: an actor uses it to come back to
 // some work only after what it held has been served.
 func (m *Mailbox) Defer(message any) {
-	m.parked.push(message)
+	m.park().parked.push(message)
 	m.held.Add(1)
 }
 
@@ -211,12 +254,12 @@ func (m *Mailbox) processMessages() {
 		m.run()
 		// Read while the consumer state is still ours: run may have
 		// stopped on a panic right after a Release.
-		released := !m.holding && (m.parked.len() > 0 || m.heldSystem.len() > 0)
+		released := !m.holding && (m.parkedLen() > 0 || m.heldSystemLen() > 0)
 		m.status.Store(idle)
 		// A message posted after run saw an empty queue, and before the
 		// status went idle, did not schedule us: look again.
-		pending := m.system.len() > 0 ||
-			(m.suspended.Load() == 0 && (released || m.user.len() > 0 || m.control.len() > 0))
+		pending := m.systemLen() > 0 ||
+			(m.suspended.Load() == 0 && (released || m.userLen() > 0 || m.controlLen() > 0))
 		if !pending || !m.status.CompareAndSwap(idle, running) {
 			break
 		}
@@ -232,31 +275,33 @@ func (m *Mailbox) processMessages() {
 // message, or nil when there is nothing to deliver now.
 func (m *Mailbox) next() (any, bool) {
 	for {
-		if msg := m.system.pop(); msg != nil {
+		// System messages are rare: their lane keeps no buffer once
+		// drained.
+		if msg := m.systemOut.pop(&m.mu, &m.system, false); msg != nil {
 			if m.holding && m.admit == nil && !lifecycle(msg) {
-				m.heldSystem.push(msg)
+				m.park().heldSystem.push(msg)
 				continue
 			}
 			return msg, true
 		}
-		if !m.holding && m.heldSystem.len() > 0 {
-			return m.heldSystem.pop(), true
+		if !m.holding && m.heldSystemLen() > 0 {
+			return m.parking.heldSystem.pop(), true
 		}
 		if m.suspended.Load() == 1 {
 			return nil, false
 		}
-		if msg := m.control.pop(); msg != nil {
+		if msg := m.controlOut.pop(&m.mu, &m.control, true); msg != nil {
 			return msg, false
 		}
-		if !m.holding && m.parked.len() > 0 {
+		if !m.holding && m.parkedLen() > 0 {
 			m.held.Add(-1)
-			return m.parked.pop(), false
+			return m.parking.parked.pop(), false
 		}
-		msg := m.user.pop()
+		msg := m.userOut.pop(&m.mu, &m.user, true)
 		if msg == nil || !m.holding || m.admits(msg) {
 			return msg, false
 		}
-		m.parked.push(msg)
+		m.park().parked.push(msg)
 		m.held.Add(1)
 	}
 }
@@ -288,7 +333,7 @@ func (m *Mailbox) admits(msg any) bool {
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			m.parked.push(msg)
+			m.park().parked.push(msg)
 			m.held.Add(1)
 			panic(filterPanic{reason: r, message: msg})
 		}

@@ -10,62 +10,68 @@ import (
 // life of the actor.
 const maxIdleCapacity = 4096
 
-// cacheLine keeps what producers write and what the consumer writes on
-// different cache lines, so that neither side's writes evict the other's.
-const cacheLine = 64
-
-// queue is a multi-producer, single-consumer FIFO. Producers append to in
-// under a lock; the consumer drains out without one and swaps the two buffers
-// when out runs dry, so the lock is taken once per push and once per batch
-// popped, and steady traffic allocates nothing.
-type queue struct {
-	mu     sync.Mutex
+// A queue is a multi-producer, single-consumer FIFO in two halves: an inbox
+// that producers append to under the mailbox's lock, and an outbox the
+// consumer drains without one. When the outbox runs dry the consumer swaps
+// the two buffers, so the lock is taken once per push and once per batch
+// popped, and steady traffic allocates nothing. The halves are separate
+// fields of the Mailbox, laid out so that what producers write and what the
+// consumer writes are not on the same cache line.
+type inbox struct {
 	in     []any
-	pushed atomic.Int64 // written under mu
-	_      [cacheLine]byte
+	pushed atomic.Int64 // written under the lock
+}
 
+type outbox struct {
 	out    []any // consumer only
 	head   int   // consumer only: next index of out to pop
 	popped atomic.Int64
-	_      [cacheLine]byte
 }
 
-func (q *queue) push(v any) {
-	q.mu.Lock()
+func (q *inbox) push(mu *sync.Mutex, v any) {
+	mu.Lock()
 	q.in = append(q.in, v)
 	q.pushed.Add(1) // under the lock: a swap never takes more than pushed counts
-	q.mu.Unlock()
+	mu.Unlock()
 }
 
-// pop returns the oldest message, or nil when the queue is empty. Only the
-// consumer may call it.
-func (q *queue) pop() any {
-	if q.head == len(q.out) {
-		if q.pushed.Load() == q.popped.Load() {
+// pop returns the oldest message of the queue made of in and o, or nil when
+// it is empty. Only the consumer may call it. With keep false, a drained
+// buffer is dropped instead of kept for the next messages: for a lane that
+// is rarely used, so that an idle actor holds no buffer for it.
+func (o *outbox) pop(mu *sync.Mutex, in *inbox, keep bool) any {
+	if o.head == len(o.out) {
+		if in.pushed.Load() == o.popped.Load() {
 			return nil
 		}
-		spent := q.out[:0]
-		q.mu.Lock()
-		if cap(spent) > maxIdleCapacity && len(q.in) < cap(spent)/4 {
+		spent := o.out[:0]
+		if !keep {
+			spent = nil
+		}
+		mu.Lock()
+		if cap(spent) > maxIdleCapacity && len(in.in) < cap(spent)/4 {
 			// The burst that grew it is over: let it go.
 			spent = nil
 		}
-		q.out, q.in = q.in, spent
-		q.mu.Unlock()
-		q.head = 0
+		o.out, in.in = in.in, spent
+		mu.Unlock()
+		o.head = 0
 	}
-	v := q.out[q.head]
-	q.out[q.head] = nil
-	q.head++
-	q.popped.Store(q.popped.Load() + 1)
+	v := o.out[o.head]
+	o.out[o.head] = nil
+	o.head++
+	o.popped.Store(o.popped.Load() + 1)
+	if !keep && o.head == len(o.out) {
+		o.out, o.head = nil, 0
+	}
 	return v
 }
 
-// len is the number of messages pushed and not yet popped. Any goroutine may
-// call it.
-func (q *queue) len() int {
-	popped := q.popped.Load() // first, so that the difference is never negative
-	return int(q.pushed.Load() - popped)
+// length is the number of messages pushed and not yet popped. Any goroutine
+// may call it.
+func length(in *inbox, o *outbox) int {
+	popped := o.popped.Load() // first, so that the difference is never negative
+	return int(in.pushed.Load() - popped)
 }
 
 // fifo is a consumer-only FIFO: the parking area for held messages.
