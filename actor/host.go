@@ -29,18 +29,18 @@ type cell struct {
 	node    *Node
 	kind    string
 	version uint32
+	stopped atomic.Bool // set when the actor has stopped, for Spawn
 	labels  map[string]string
 	mailbox *mailbox.Mailbox
-	first   pa.Actor    // the behaviour Spawn made, for the first incarnation
-	stopped atomic.Bool // set when the actor has stopped, for Spawn
-	stashed []stashed   // what protoactor's stash holds for the next incarnation, as the behaviour saw it
-	state   cellState   // what Node.Status reads from other goroutines
+	first   pa.Actor  // the behaviour Spawn made, for the first incarnation
+	stashed []stashed // what protoactor's stash holds for the next incarnation, as the behaviour saw it
+	state   cellState // what Node.Status reads from other goroutines
 
 	name       string     // the name it was spawned with, or ""
 	moved      *pa.PID    // where the actor went, once an export committed: every incarnation forwards
 	imported   *importing // held until released (Import); nil otherwise
-	persistent bool       // loads its snapshot at restart; may Persist
 	seq        uint64     // sequence of the latest snapshot written or loaded
+	persistent bool       // loads its snapshot at restart; may Persist
 }
 
 // stashed is a message a behaviour stashed through a message context:
@@ -59,6 +59,7 @@ func (c *cell) produce() pa.Actor {
 		// arrived while the actor was restarting), so nothing may stay
 		// held. produce runs on the actor's goroutine.
 		c.mailbox.Release()
+		c.mailbox.AfterSystem(nil) // the new host sets its own with its first update
 	}
 	b := c.first
 	c.first = nil
@@ -80,7 +81,6 @@ func (c *cell) produce() pa.Actor {
 		}
 	}
 	h := &host{cell: c, behavior: b, adapters: c.node.catalog.Adapters(c.kind, c.version)}
-	h.admitFn = h.admit
 	// protoactor hands its stash back only to the incarnation after a
 	// restart: before one, a message equal to a stashed one is just a
 	// message.
@@ -141,15 +141,16 @@ type host struct {
 	reply   request
 	timer   *time.Timer
 	staged  bool // the STAGED result of upd has been sent
-	queued  []request
 	waiting bool // a nextUpdate is deferred in the mailbox
+	cont    bool // the mailbox calls afterContinuation: set with the first update
+	queued  []request
 	probe   *probation
 	leaving string   // why the actor is going away (restarting, stopping)
 	from    pa.Actor // the value that ran when upd started: retired if it commits
 
 	lc      *messageContext // made on first use: most actors never need one
 	unstash []stashed       // the cell's stash entries, for this incarnation to match
-	admitFn mailbox.Filter
+	admitFn mailbox.Filter  // h.admit, bound on the first hold that admits
 }
 
 func (h *host) Receive(ctx pa.Context) {
@@ -195,7 +196,6 @@ func (h *host) Receive(ctx pa.Context) {
 			h.startQueued(ctx)
 		}
 	case *pa.Started:
-		h.mailbox.AfterSystem(func() { h.afterContinuation(ctx) })
 		if h.imported != nil {
 			h.deliver(ctx)
 			h.startImported(ctx)
@@ -335,6 +335,12 @@ func (h *host) request(ctx pa.Context, r request) {
 func (h *host) start(ctx pa.Context, r request) {
 	if h.probe != nil {
 		h.endProbation(ctx, update.ProbationOutcome_PROBATION_OUTCOME_ENDED, "another update started before the window ended", 0)
+	}
+	if !h.cont {
+		// Only an update in progress cares about continuations: an
+		// actor that is never updated keeps no closure for it.
+		h.cont = true
+		h.mailbox.AfterSystem(func() { h.afterContinuation(ctx) })
 	}
 	h.from = h.behavior
 	if r.export != nil {
@@ -683,6 +689,9 @@ func (h *host) Version() uint32    { return h.version }
 func (h *host) Behavior() pa.Actor { return h.behavior }
 func (h *host) Hold(admit bool) {
 	if admit {
+		if h.admitFn == nil {
+			h.admitFn = h.admit
+		}
 		h.mailbox.Hold(h.admitFn)
 	} else {
 		h.mailbox.Hold(nil)

@@ -183,8 +183,7 @@ func (n *Node) observe(o metric.Observer, depth, actors metric.Int64Observable) 
 			byKind[k.kind] = &sums{}
 		}
 	}
-	n.cells.Range(func(_, v any) bool {
-		c := v.(*cell)
+	n.rangeCells(func(c *cell) bool {
 		if c.mailbox == nil {
 			return true
 		}

@@ -39,7 +39,7 @@ type Node struct {
 	record    directory.Writer // the directory's write side, the node's alone
 	workers   *workers
 	net       *network     // nil without WithRemote
-	cells     sync.Map     // cellKey → *cell of each started actor, for Status and the gauges
+	cells     cells        // the cell of each started actor, for Status and the gauges
 	metrics   *nodeMetrics // nil without WithMeterProvider
 	store     persist.Store
 }

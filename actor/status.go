@@ -1,6 +1,7 @@
 package actor
 
 import (
+	"sync"
 	"sync/atomic"
 
 	pa "github.com/asynkron/protoactor-go/actor"
@@ -72,25 +73,57 @@ func (n *Node) statusOf(e registry.Entry) Status {
 	return s
 }
 
-type cellKey struct{ address, id string }
-
-func (n *Node) cellOf(pid *pa.PID) *cell {
-	v, ok := n.cells.Load(cellKey{pid.GetAddress(), pid.GetId()})
-	if !ok {
-		return nil
-	}
-	return v.(*cell)
+// cells is the node's index of the cells of its started actors, by PID id,
+// for Status and the mailbox gauge. Every actor in it is local, so the id
+// alone is the key. A plain map under a lock costs an idle actor a fraction
+// of what a sync.Map entry does (a boxed key, an entry and trie nodes).
+type cells struct {
+	mu sync.RWMutex
+	m  map[string]*cell
 }
 
-// started and stopped keep the node's index of cells, which statuses and
-// the mailbox gauge read; they run on the actor's goroutine, at its start
-// and stop, never per message.
+func (n *Node) cellOf(pid *pa.PID) *cell {
+	n.cells.mu.RLock()
+	c := n.cells.m[pid.GetId()]
+	n.cells.mu.RUnlock()
+	return c
+}
+
+// rangeCells calls fn with each started cell until it returns false, under
+// the index's read lock: fn must not start or stop an actor.
+func (n *Node) rangeCells(fn func(*cell) bool) {
+	n.cells.mu.RLock()
+	defer n.cells.mu.RUnlock()
+	for _, c := range n.cells.m {
+		if !fn(c) {
+			return
+		}
+	}
+}
+
+// started and ended keep the node's index of cells, which statuses and the
+// mailbox gauge read; they run on the actor's goroutine, at its start and
+// stop, never per message.
 func (c *cell) started(self *pa.PID) {
-	c.node.cells.Store(cellKey{self.GetAddress(), self.GetId()}, c)
+	x := &c.node.cells
+	x.mu.Lock()
+	if x.m == nil {
+		x.m = make(map[string]*cell)
+	}
+	x.m[self.GetId()] = c
+	x.mu.Unlock()
 }
 
 func (c *cell) ended(self *pa.PID) {
-	c.node.cells.Delete(cellKey{self.GetAddress(), self.GetId()})
+	x := &c.node.cells
+	id := self.GetId()
+	x.mu.Lock()
+	// Only its own entry: an actor spawned since under the same name has
+	// its own.
+	if x.m[id] == c {
+		delete(x.m, id)
+	}
+	x.mu.Unlock()
 }
 
 // updateEnded keeps res, the final result of an update on this actor, for
