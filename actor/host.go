@@ -41,6 +41,9 @@ type cell struct {
 	imported   *importing // held until released (Import); nil otherwise
 	seq        uint64     // sequence of the latest snapshot written or loaded
 	persistent bool       // loads its snapshot at restart; may Persist
+	incarnated bool       // a host has been made for it: the next is a restart
+	shared     bool       // spawned with the node's shared props: its hosts bind themselves
+	blank      bool       // the node's placeholder cell of unbound hosts, not an actor's
 }
 
 // stashed is a message a behaviour stashed through a message context:
@@ -50,23 +53,50 @@ type stashed struct {
 	raw, message any
 }
 
-// produce is the actor's protoactor producer: called at spawn and at every
+// produce is the actor's protoactor producer when it has props of its own
+// (spawned with a parent or props options): called at spawn and at every
 // restart, it makes a host around a fresh behaviour of the current version.
 func (c *cell) produce() pa.Actor {
-	if c.mailbox != nil {
+	h := &host{}
+	c.incarnate(h)
+	return h
+}
+
+// unbound is the producer of the node's shared props: a host that binds
+// itself to its cell with its first message (see bind).
+func (n *Node) unbound() pa.Actor { return &host{cell: &n.blank} }
+
+// bind makes an unbound host the host of its actor's cell, which Spawn
+// (through the props' init hook) or the incarnation before a restart left
+// in the node's index of cells waiting to bind.
+func (h *host) bind(ctx pa.Context) {
+	c := h.node.cells.take(ctx.Self().GetId())
+	if c == nil {
+		panic(fmt.Sprintf("molt: actor %v has no cell to bind to: spawn molt actors with Node.Spawn", ctx.Self()))
+	}
+	c.incarnate(h)
+}
+
+// incarnate makes h the host of a new incarnation of the actor, around a
+// fresh behaviour of the current version. It runs on the actor's goroutine
+// (at a restart), or in Spawn.
+func (c *cell) incarnate(h *host) {
+	if c.incarnated {
 		// A restart: the host that held the mailbox is gone, and its
 		// update with it (it was aborted, or never answered if it
 		// arrived while the actor was restarting), so nothing may stay
-		// held. produce runs on the actor's goroutine.
+		// held.
 		c.mailbox.Release()
 		c.mailbox.AfterSystem(nil) // the new host sets its own with its first update
 	}
+	c.incarnated = true
 	b := c.first
 	c.first = nil
 	if c.moved != nil {
 		// Restarted after it moved (its parent restarted, say): it goes
 		// on forwarding, and never runs here again.
-		return &host{cell: c, behavior: forwarder{}}
+		*h = host{cell: c, behavior: forwarder{}}
+		return
 	}
 	if b == nil && c.persistent && c.name != "" {
 		var err error
@@ -80,12 +110,11 @@ func (c *cell) produce() pa.Actor {
 			panic(fmt.Sprintf("molt: cannot restart %s at version %d: %v", c.kind, c.version, err))
 		}
 	}
-	h := &host{cell: c, behavior: b, adapters: c.node.catalog.Adapters(c.kind, c.version)}
+	*h = host{cell: c, behavior: b, adapters: c.node.catalog.Adapters(c.kind, c.version)}
 	// protoactor hands its stash back only to the incarnation after a
 	// restart: before one, a message equal to a stashed one is just a
 	// message.
 	h.unstash, c.stashed = c.stashed, nil
-	return h
 }
 
 // request is an update waiting for, or in, its turn.
@@ -154,6 +183,16 @@ type host struct {
 }
 
 func (h *host) Receive(ctx pa.Context) {
+	if c := h.cell; c.blank {
+		h.bind(ctx)
+	} else if c.shared {
+		if _, ok := ctx.Message().(*pa.Restarting); ok {
+			// The next incarnation's host is made by the shared
+			// props, which cannot tell whose it is: it finds the cell
+			// here.
+			h.node.cells.expect(ctx.Self().GetId(), c)
+		}
+	}
 	if len(h.unstash) > 0 && h.redeliver(ctx) {
 		return
 	}

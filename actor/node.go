@@ -42,6 +42,16 @@ type Node struct {
 	cells     cells        // the cell of each started actor, for Status and the gauges
 	metrics   *nodeMetrics // nil without WithMeterProvider
 	store     persist.Store
+
+	// Most actors are spawned with one Props, the node's: no Props, and
+	// no closures over the cell, per actor. Its producer cannot tell
+	// which actor it makes a host for: the host binds itself with its
+	// first message; its mailbox producer and init hook, called inside
+	// the spawn, take the cell from spawning, under spawnMu.
+	props    *pa.Props
+	spawnMu  sync.Mutex
+	spawning *cell
+	blank    cell // the cell of unbound hosts
 }
 
 // Option configures a Node.
@@ -83,6 +93,15 @@ func NewNode(catalog *registry.Catalog, options ...Option) *Node {
 	}
 	dir := registry.DirectoryOf()
 	n := &Node{system: system, catalog: catalog, directory: dir, record: directory.WriterOf(dir), workers: newWorkers(defaultThroughput), store: c.store}
+	n.blank = cell{node: n, blank: true}
+	n.props = pa.PropsFromProducer(n.unbound,
+		pa.WithDispatcher(n.workers),
+		pa.WithMailbox(func() pa.Mailbox {
+			cl := n.spawning
+			cl.mailbox = mailbox.New()
+			return cl.mailbox
+		}),
+		pa.WithOnInit(func(ctx pa.Context) { n.cells.expect(ctx.Self().GetId(), n.spawning) }))
 	n.register()
 	if err := n.startRemote(c.remote); err != nil {
 		n.workers.stop()
@@ -197,6 +216,46 @@ func (n *Node) Spawn(kind string, version uint32, options ...SpawnOption) (*pa.P
 			return nil, err
 		}
 	}
+	var pid *pa.PID
+	if len(c.props) == 0 && c.parent == nil && c.imported == nil {
+		pid, err = n.spawnShared(cl)
+	} else {
+		pid, err = n.spawnOwn(cl, &c)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("molt: spawn %s as %q: %w", kind, c.name, err)
+	}
+	// The host adds itself when it starts; this makes the PID known to
+	// Update as soon as Spawn returns. An actor that stopped meanwhile is
+	// taken out again.
+	if c.imported != nil {
+		return pid, nil // in the directory once released
+	}
+	n.record.Add(pid, kind, version, c.labels)
+	if cl.stopped.Load() {
+		n.record.Remove(pid)
+	}
+	return pid, nil
+}
+
+// spawnShared spawns cl's actor from the root with the node's props.
+func (n *Node) spawnShared(cl *cell) (*pa.PID, error) {
+	cl.shared = true
+	n.spawnMu.Lock()
+	defer func() {
+		n.spawning = nil
+		n.spawnMu.Unlock()
+	}()
+	n.spawning = cl
+	if cl.name == "" {
+		return n.system.Root.Spawn(n.props), nil
+	}
+	return n.system.Root.SpawnNamed(n.props, cl.name)
+}
+
+// spawnOwn spawns cl's actor with props of its own: under a parent, with
+// props options, or imported.
+func (n *Node) spawnOwn(cl *cell, c *spawnConfig) (*pa.PID, error) {
 	opts := make([]pa.PropsOption, 0, len(c.props)+2)
 	opts = append(opts, pa.WithDispatcher(n.workers))
 	opts = append(opts, c.props...)
@@ -214,23 +273,10 @@ func (n *Node) Spawn(kind string, version uint32, options ...SpawnOption) (*pa.P
 	if parent == nil {
 		parent = n.system.Root
 	}
-	var pid *pa.PID
 	if c.name == "" {
-		pid = parent.Spawn(props)
-	} else if pid, err = parent.SpawnNamed(props, c.name); err != nil {
-		return nil, fmt.Errorf("molt: spawn %s as %q: %w", kind, c.name, err)
+		return parent.Spawn(props), nil
 	}
-	// The host adds itself when it starts; this makes the PID known to
-	// Update as soon as Spawn returns. An actor that stopped meanwhile is
-	// taken out again.
-	if c.imported != nil {
-		return pid, nil // in the directory once released
-	}
-	n.record.Add(pid, kind, version, c.labels)
-	if cl.stopped.Load() {
-		n.record.Remove(pid)
-	}
-	return pid, nil
+	return parent.SpawnNamed(props, c.name)
 }
 
 // call is an in-process update request: cheaper than a protoactor Future.

@@ -78,8 +78,28 @@ func (n *Node) statusOf(e registry.Entry) Status {
 // alone is the key. A plain map under a lock costs an idle actor a fraction
 // of what a sync.Map entry does (a boxed key, an entry and trie nodes).
 type cells struct {
-	mu sync.RWMutex
-	m  map[string]*cell
+	mu      sync.RWMutex
+	m       map[string]*cell
+	binding map[string]*cell // cells whose next host is still to bind (see host.bind)
+}
+
+// expect leaves c for the next host of actor id to bind to.
+func (x *cells) expect(id string, c *cell) {
+	x.mu.Lock()
+	if x.binding == nil {
+		x.binding = make(map[string]*cell)
+	}
+	x.binding[id] = c
+	x.mu.Unlock()
+}
+
+// take returns the cell left for actor id's host, and forgets it.
+func (x *cells) take(id string) *cell {
+	x.mu.Lock()
+	c := x.binding[id]
+	delete(x.binding, id)
+	x.mu.Unlock()
+	return c
 }
 
 func (n *Node) cellOf(pid *pa.PID) *cell {
@@ -122,6 +142,9 @@ func (c *cell) ended(self *pa.PID) {
 	// its own.
 	if x.m[id] == c {
 		delete(x.m, id)
+	}
+	if x.binding[id] == c {
+		delete(x.binding, id) // it stopped instead of restarting
 	}
 	x.mu.Unlock()
 }
