@@ -490,6 +490,20 @@ func (c *Catalog) Versions(kind string) []uint32 {
 // trip through its codec. It returns ErrUnknownKind, ErrUnknownVersion,
 // ErrTypeMismatch or ErrCodec.
 func (c *Catalog) Copy(kind string, number uint32, state actor.Actor) (actor.Actor, error) {
+	v, err := c.versionOf(kind, number, state)
+	if err != nil {
+		return nil, err
+	}
+	cp, err := v.isolate(state)
+	if err != nil {
+		return nil, err
+	}
+	return cp.(actor.Actor), nil
+}
+
+// versionOf looks a version up and checks that state, not nil, is of its
+// state type.
+func (c *Catalog) versionOf(kind string, number uint32, state any) (*version, error) {
 	c.mu.RLock()
 	v, err := c.lookup(kind, number)
 	c.mu.RUnlock()
@@ -499,11 +513,7 @@ func (c *Catalog) Copy(kind string, number uint32, state actor.Actor) (actor.Act
 	if reflect.TypeOf(state) != v.state || isNil(state) {
 		return nil, fmt.Errorf("%w: %s version %d has state %v, not %T", ErrTypeMismatch, kind, number, v.state, state)
 	}
-	cp, err := v.isolate(state)
-	if err != nil {
-		return nil, err
-	}
-	return cp.(actor.Actor), nil
+	return v, nil
 }
 
 // Encode encodes a state of a kind's version with the version's codec. It

@@ -3,7 +3,6 @@ package registry
 import (
 	"errors"
 	"fmt"
-	"reflect"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -23,14 +22,9 @@ var ErrUnknownCodec = errors.New("registry: envelope codec unknown")
 // Seal returns ErrUnknownKind, ErrUnknownVersion, ErrTypeMismatch when
 // state is not the version's state type, or ErrCodec.
 func (c *Catalog) Seal(kind string, number uint32, state any) (*envelope.Envelope, error) {
-	c.mu.RLock()
-	v, err := c.lookup(kind, number)
-	c.mu.RUnlock()
+	v, err := c.versionOf(kind, number, state)
 	if err != nil {
 		return nil, err
-	}
-	if reflect.TypeOf(state) != v.state || isNil(state) {
-		return nil, fmt.Errorf("%w: %s version %d has state %v, not %T", ErrTypeMismatch, kind, number, v.state, state)
 	}
 	data, err := v.encode(state)
 	if err != nil {

@@ -71,18 +71,24 @@ type cellV1 struct {
 func (c *cellV1) Receive(ctx pa.Context) {
 	switch m := ctx.Message().(type) {
 	case *wrapperspb.UInt64Value:
-		c.Count++
-		if c.Last == nil {
-			c.Last = map[uint32]uint32{}
-		}
-		s, n := uint32(m.Value>>32), uint32(m.Value)
-		if n != c.Last[s]+1 {
-			c.Bad++
-		}
-		c.Last[s] = n
+		count(&c.Last, &c.Count, &c.Bad, m)
 	case probe:
 		m.agg.add(1, c.Count, c.Bad)
 	}
+}
+
+// count takes a numbered message into a cell's state: one more message,
+// and one more out of order unless it follows the sender's last.
+func count(last *map[uint32]uint32, total, bad *uint64, m *wrapperspb.UInt64Value) {
+	*total++
+	if *last == nil {
+		*last = map[uint32]uint32{}
+	}
+	s, n := uint32(m.Value>>32), uint32(m.Value)
+	if n != (*last)[s]+1 {
+		*bad++
+	}
+	(*last)[s] = n
 }
 
 // cellV1State is what the requester keeps of version 1: its state only.
@@ -106,15 +112,7 @@ func (c *cellV2) Receive(ctx pa.Context) {
 			c.Moved++
 		}
 	case *wrapperspb.UInt64Value:
-		c.Count++
-		if c.Last == nil {
-			c.Last = map[uint32]uint32{}
-		}
-		s, n := uint32(m.Value>>32), uint32(m.Value)
-		if n != c.Last[s]+1 {
-			c.Bad++
-		}
-		c.Last[s] = n
+		count(&c.Last, &c.Count, &c.Bad, m)
 	case probe:
 		m.agg.add(2, c.Count, c.Bad)
 	}
