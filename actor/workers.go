@@ -2,6 +2,8 @@ package actor
 
 import (
 	"runtime"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -19,49 +21,65 @@ import (
 // dispatcher. The pool grows with the number of mailboxes running at once;
 // beyond keep workers, one idle for a second exits. Workers exit when the
 // node shuts down.
+//
+// An idle worker waits on a channel of its own, on a stack of idle workers
+// that Schedule pops, the most recently idle first (its stack and caches are
+// the warmest): a wake-up is one receive on one channel, where a select on a
+// shared hand-off and a quit channel locked and queued on both each time.
 type workers struct {
 	throughput int
 	keep       int32         // workers that never exit for being idle
 	idle       time.Duration // how long a worker beyond keep waits for a run
 	live       atomic.Int32
-	handoff    chan func() // unbuffered: a send succeeds only to an idle worker
-	quit       chan struct{}
+
+	mu      sync.Mutex
+	parked  []*worker // idle workers, the most recently idle last
+	stopped bool
 }
+
+// worker is an idle worker's mailbox: Schedule takes the worker off the
+// stack before it sends, so the buffer of one is always free and the send
+// never blocks. A nil run tells the worker to exit.
+type worker struct{ run chan func() }
 
 func newWorkers(throughput int) *workers {
 	return &workers{
 		throughput: throughput,
 		keep:       int32(8 * runtime.GOMAXPROCS(0)),
 		idle:       time.Second,
-		handoff:    make(chan func()),
-		quit:       make(chan struct{}),
 	}
 }
 
 func (w *workers) Schedule(fn func()) {
-	select {
-	case w.handoff <- fn:
-	default:
-		w.live.Add(1)
-		go w.work(fn)
+	w.mu.Lock()
+	if n := len(w.parked); n > 0 {
+		wk := w.parked[n-1]
+		w.parked[n-1] = nil
+		w.parked = w.parked[:n-1]
+		w.mu.Unlock()
+		wk.run <- fn
+		return
 	}
+	w.mu.Unlock()
+	w.live.Add(1)
+	go w.work(fn)
 }
 
 func (w *workers) Throughput() int { return w.throughput }
 
 func (w *workers) work(fn func()) {
+	defer w.live.Add(-1)
+	wk := &worker{run: make(chan func(), 1)}
 	var idle *time.Timer // made when first needed: most workers never need it
-	for {
+	for fn != nil {
 		fn()
+		if !w.park(wk) {
+			return
+		}
 		if w.live.Load() <= w.keep {
 			// One of the keep: wait as long as it takes, at no cost.
-			select {
-			case fn = <-w.handoff:
-				continue
-			case <-w.quit:
-				w.live.Add(-1)
-				return
-			}
+			fn = <-wk.run
+			continue
 		}
 		if idle == nil {
 			idle = time.NewTimer(w.idle)
@@ -69,23 +87,47 @@ func (w *workers) work(fn func()) {
 			idle.Reset(w.idle)
 		}
 		select {
-		case fn = <-w.handoff:
-		case <-w.quit:
-			w.live.Add(-1)
-			return
+		case fn = <-wk.run:
 		case <-idle.C:
-			if n := w.live.Load(); n > w.keep && w.live.CompareAndSwap(n, n-1) {
+			if w.retire(wk) {
 				return
 			}
-			select {
-			case fn = <-w.handoff:
-			case <-w.quit:
-				w.live.Add(-1)
-				return
-			}
+			fn = <-wk.run
 		}
 	}
 }
 
+// park puts wk on the stack of idle workers, unless the pool has stopped.
+func (w *workers) park(wk *worker) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.stopped {
+		return false
+	}
+	w.parked = append(w.parked, wk)
+	return true
+}
+
+// retire takes wk, idle for w.idle, off the stack if the pool has more than
+// keep workers and no run is on its way to it: it then exits.
+func (w *workers) retire(wk *worker) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	i := slices.Index(w.parked, wk)
+	if i < 0 || w.live.Load() <= w.keep {
+		return false // a run is on its way, or it is one of the keep now
+	}
+	w.parked = slices.Delete(w.parked, i, i+1)
+	return true
+}
+
 // stop lets idle workers exit, and busy ones once their run is over.
-func (w *workers) stop() { close(w.quit) }
+func (w *workers) stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.stopped = true
+	for _, wk := range w.parked {
+		wk.run <- nil
+	}
+	w.parked = nil
+}
