@@ -117,6 +117,15 @@ func (c *cell) incarnate(h *host) {
 	h.unstash, c.stashed = c.stashed, nil
 }
 
+// current is what the host keeps of the update in progress besides the
+// update itself: apart, so that an actor that is not being updated does
+// not carry it.
+type current struct {
+	reply request     // where its result goes
+	from  pa.Actor    // the value that ran when it started: retired if it commits
+	timer *time.Timer // its deadline
+}
+
 // request is an update waiting for, or in, its turn.
 type request struct {
 	req    *update.UpdateActor
@@ -167,15 +176,13 @@ type host struct {
 	adapters *registry.Adapters
 
 	upd     *protocol.Update
-	reply   request
-	timer   *time.Timer
-	staged  bool // the STAGED result of upd has been sent
-	waiting bool // a nextUpdate is deferred in the mailbox
-	cont    bool // the mailbox calls afterContinuation: set with the first update
+	cur     *current // what upd needs besides: made with the first update, reused
+	staged  bool     // the STAGED result of upd has been sent
+	waiting bool     // a nextUpdate is deferred in the mailbox
+	cont    bool     // the mailbox calls afterContinuation: set with the first update
 	queued  []request
 	probe   *probation
-	leaving string   // why the actor is going away (restarting, stopping)
-	from    pa.Actor // the value that ran when upd started: retired if it commits
+	leaving string // why the actor is going away (restarting, stopping)
 
 	lc      *messageContext // made on first use: most actors never need one
 	unstash []stashed       // the cell's stash entries, for this incarnation to match
@@ -381,11 +388,14 @@ func (h *host) start(ctx pa.Context, r request) {
 		h.cont = true
 		h.mailbox.AfterSystem(func() { h.afterContinuation(ctx) })
 	}
-	h.from = h.behavior
+	if h.cur == nil {
+		h.cur = &current{}
+	}
+	h.cur.from = h.behavior
 	if r.export != nil {
-		h.upd, h.reply = protocol.StartExport(ctx, h.node.catalog, h, r.req), r
+		h.upd, h.cur.reply = protocol.StartExport(ctx, h.node.catalog, h, r.req), r
 	} else {
-		h.upd, h.reply = protocol.Start(ctx, h.node.catalog, h, r.req), r
+		h.upd, h.cur.reply = protocol.Start(ctx, h.node.catalog, h, r.req), r
 	}
 	if !h.upd.Done() {
 		h.armDeadline(ctx)
@@ -396,11 +406,11 @@ func (h *host) start(ctx pa.Context, r request) {
 // armDeadline sets the timer that tells the actor its update's deadline has
 // come.
 func (h *host) armDeadline(ctx pa.Context) {
-	if h.timer != nil {
-		h.timer.Stop()
+	if h.cur.timer != nil {
+		h.cur.timer.Stop()
 	}
 	u, self, root := h.upd, ctx.Self(), h.node.system.Root
-	h.timer = time.AfterFunc(time.Until(u.Deadline()), func() { root.Send(self, &deadline{u}) })
+	h.cur.timer = time.AfterFunc(time.Until(u.Deadline()), func() { root.Send(self, &deadline{u}) })
 }
 
 // decide commits or aborts the update in progress on the word of a
@@ -473,24 +483,24 @@ func (h *host) settle(ctx pa.Context) {
 			// result will still change.
 			h.staged = true
 			res := h.upd.Result()
-			if h.reply.export == nil {
+			if h.cur.reply.export == nil {
 				// An export's answer is read on this goroutine, at
 				// once; a reply that leaves it must not change.
 				res = proto.CloneOf(res)
 			}
-			h.respond(ctx, h.reply, res)
+			h.respond(ctx, h.cur.reply, res)
 		}
 		return
 	}
-	if h.timer != nil {
-		h.timer.Stop()
-		h.timer = nil
+	if h.cur.timer != nil {
+		h.cur.timer.Stop()
+		h.cur.timer = nil
 	}
 	res := h.upd.Result()
 	c := h.mailbox.Counts()
 	res.QueuedMessages = uint32(c.Held + c.Queued)
-	r, from := h.reply, h.from
-	h.upd, h.reply, h.staged, h.from = nil, request{}, false, nil
+	r, from := h.cur.reply, h.cur.from
+	h.upd, h.staged, *h.cur = nil, false, current{}
 	if res.Outcome == update.Outcome_OUTCOME_COMMITTED {
 		if h.moved == nil {
 			h.node.record.Set(ctx.Self(), h.kind, h.version)
