@@ -60,16 +60,16 @@ type Mailbox struct {
 	control     inbox
 	invoker     actor.MessageInvoker
 	dispatcher  actor.Dispatcher
-	process     func() // m.processMessages, bound once: scheduling allocates nothing
-	middlewares []actor.MailboxMiddleware
+	process     func()                     // m.processMessages, bound once: scheduling allocates nothing
+	middlewares *[]actor.MailboxMiddleware // nil without: most mailboxes have none
 
 	// Written by the consumer.
 	userOut   outbox
 	suspended atomic.Int32
+	holding   bool // consumer only
 	held      atomic.Int64
 
 	// Consumer-only state.
-	holding     bool
 	admit       Filter
 	parking     *parking // made when first needed: most actors never hold
 	afterSystem func()   // called after a system message that runs behaviour code, while holding
@@ -88,7 +88,19 @@ var _ actor.Mailbox = (*Mailbox)(nil)
 // New returns a mailbox that reports to the given middlewares, as
 // protoactor's default mailbox does.
 func New(middlewares ...actor.MailboxMiddleware) *Mailbox {
-	return &Mailbox{middlewares: middlewares}
+	m := &Mailbox{}
+	if len(middlewares) > 0 {
+		m.middlewares = &middlewares
+	}
+	return m
+}
+
+// mws returns the mailbox's middlewares.
+func (m *Mailbox) mws() []actor.MailboxMiddleware {
+	if m.middlewares == nil {
+		return nil
+	}
+	return *m.middlewares
 }
 
 // Producer returns an actor.MailboxProducer for actor.WithMailbox.
@@ -132,7 +144,7 @@ func (m *Mailbox) PostUserMessage(message any) {
 			}
 		}
 	}
-	for _, mw := range m.middlewares {
+	for _, mw := range m.mws() {
 		mw.MessagePosted(message)
 	}
 	if IsControl(message) {
@@ -146,7 +158,7 @@ func (m *Mailbox) PostUserMessage(message any) {
 // PostSystemMessage queues a system message; system messages are delivered
 // before any other.
 func (m *Mailbox) PostSystemMessage(message any) {
-	for _, mw := range m.middlewares {
+	for _, mw := range m.mws() {
 		mw.MessagePosted(message)
 	}
 	m.system.push(&m.mu, message)
@@ -162,7 +174,7 @@ func (m *Mailbox) RegisterHandlers(invoker actor.MessageInvoker, dispatcher acto
 
 // Start is called by protoactor once the actor is ready.
 func (m *Mailbox) Start() {
-	for _, mw := range m.middlewares {
+	for _, mw := range m.mws() {
 		mw.MailboxStarted()
 	}
 }
@@ -265,7 +277,7 @@ func (m *Mailbox) processMessages() {
 		}
 	}
 	if m.UserMessageCount() == 0 && m.suspended.Load() == 0 {
-		for _, mw := range m.middlewares {
+		for _, mw := range m.mws() {
 			mw.MailboxEmpty()
 		}
 	}
@@ -379,7 +391,7 @@ func (m *Mailbox) run() {
 		} else {
 			m.invoker.InvokeUserMessage(msg)
 		}
-		for _, mw := range m.middlewares {
+		for _, mw := range m.mws() {
 			mw.MessageReceived(msg)
 		}
 	}
