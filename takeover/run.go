@@ -35,7 +35,10 @@ type Config struct {
 	Deadline time.Duration
 	// BatchSize is how many actors one Export moves; 0 means 64.
 	BatchSize int
-	// Parallel is how many batches are in flight at once; 0 means 8.
+	// Parallel is how many batches are in flight at once; 0 means 2.
+	// More batches in flight move a fleet little faster on two cores and
+	// hold each actor much longer (100,000 actors here: 2 in flight, 7 s
+	// and a pause p99 of 30 ms; 8 in flight, 5 to 8 s and 75 to 150 ms).
 	Parallel int
 	// Versions gives the version to run each kind at; a kind not listed
 	// runs at the highest version the catalogue can run.
@@ -59,7 +62,7 @@ func (c Config) withDefaults() Config {
 	}
 	c.BatchSize = min(c.BatchSize, MaxBatch)
 	if c.Parallel <= 0 {
-		c.Parallel = 8
+		c.Parallel = 2
 	}
 	if c.ID == "" {
 		c.ID = fmt.Sprintf("takeover-%d", time.Now().UnixNano())
