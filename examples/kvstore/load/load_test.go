@@ -81,7 +81,10 @@ func TestLostWritesAreFound(t *testing.T) {
 	f := &fakeStore{data: map[string]string{}}
 	f.loseWrites.Store(true)
 	rep, out := runAgainst(t, f)
-	if rep.OK() || rep.Mismatches == 0 || rep.Mismatches != rep.Checked {
+	// Every key with an acknowledged write is read back wrong. A key
+	// whose only writes were cut off by the end of the run (no answer
+	// came) may rightly be absent, so Mismatches may be below Checked.
+	if rep.OK() || rep.Mismatches == 0 {
 		t.Fatalf("a store that loses every write: %d of %d keys mismatched, OK %v\n%s", rep.Mismatches, rep.Checked, rep.OK(), out)
 	}
 	if rep.Failed != 0 {
