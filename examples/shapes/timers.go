@@ -2,10 +2,10 @@ package shapes
 
 import (
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/asynkron/protoactor-go/scheduler"
 	"github.com/molt-go/molt/registry"
 	"github.com/molt-go/molt/update"
 )
@@ -23,10 +23,28 @@ type (
 // that a test can count the tickers running.
 type StartTicker func(ctx actor.Context, every time.Duration, msg any) (stop func())
 
-// SchedulerTicker is the StartTicker of production, on protoactor's timer
-// scheduler. It keeps ctx past Receive, which a molt behaviour may do.
+// SchedulerTicker is the StartTicker of production: a time.Ticker on a
+// goroutine of its own, sending to the actor through the actor system's
+// root context. (protoactor's timer scheduler would do, and keeps ctx past
+// Receive as a molt behaviour may; but its cancel reads the timer's state
+// without synchronisation, which the race detector reports now and then.)
 func SchedulerTicker(ctx actor.Context, every time.Duration, msg any) (stop func()) {
-	return scheduler.NewTimerScheduler(ctx).SendRepeatedly(every, every, ctx.Self(), msg)
+	self, root := ctx.Self(), ctx.ActorSystem().Root
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				root.Send(self, msg)
+			}
+		}
+	}()
+	var once sync.Once
+	return func() { once.Do(func() { close(done) }) }
 }
 
 // HeartbeatV1 beats every second.
