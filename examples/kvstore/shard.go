@@ -164,22 +164,10 @@ func (s *ShardV2) Receive(ctx actor.Context) {
 			ctx.Respond(&Deleted{Found: ok, Version: 2})
 		}
 	case *List:
-		keys, more := listKeys(m, func(yield func(string) bool) {
-			for k, e := range s.Data {
-				if !e.expired(now) && !yield(k) {
-					return
-				}
-			}
-		})
+		keys, more := listKeys(m, liveKeys(s.Data, now))
 		ctx.Respond(&Listing{Keys: keys, More: more, Version: 2})
 	case *Info:
-		n := int64(0)
-		for _, e := range s.Data {
-			if !e.expired(now) {
-				n++
-			}
-		}
-		ctx.Respond(&ShardInfo{Version: 2, Keys: n})
+		ctx.Respond(&ShardInfo{Version: 2, Keys: countLive(s.Data, now)})
 	}
 }
 
@@ -325,3 +313,28 @@ func typeName(m any) string { return reflect.TypeOf(m).Elem().Name() }
 // within one Receive, so a shard is stable between any two, and an update
 // reaches it at once.
 var _ update.Checker = (*ShardV2)(nil)
+
+// expiring is an entry of a version with expiry times (2 and later).
+type expiring interface{ expired(now int64) bool }
+
+// liveKeys yields the keys of data whose entries have not expired at now.
+func liveKeys[E expiring](data map[string]E, now int64) func(yield func(string) bool) {
+	return func(yield func(string) bool) {
+		for k, e := range data {
+			if !e.expired(now) && !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// countLive counts the entries of data that have not expired at now.
+func countLive[E expiring](data map[string]E, now int64) int64 {
+	n := int64(0)
+	for _, e := range data {
+		if !e.expired(now) {
+			n++
+		}
+	}
+	return n
+}

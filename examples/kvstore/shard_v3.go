@@ -68,22 +68,10 @@ func (s *ShardV3) Receive(ctx actor.Context) {
 			ctx.Respond(&Deleted{Found: ok, Version: 3})
 		}
 	case *List:
-		keys, more := listKeys(m, func(yield func(string) bool) {
-			for k, e := range s.Data {
-				if !e.expired(now) && !yield(k) {
-					return
-				}
-			}
-		})
+		keys, more := listKeys(m, liveKeys(s.Data, now))
 		ctx.Respond(&Listing{Keys: keys, More: more, Version: 3})
 	case *Info:
-		n := int64(0)
-		for _, e := range s.Data {
-			if !e.expired(now) {
-				n++
-			}
-		}
-		ctx.Respond(&ShardInfo{Version: 3, Keys: n})
+		ctx.Respond(&ShardInfo{Version: 3, Keys: countLive(s.Data, now)})
 	}
 }
 
