@@ -37,7 +37,7 @@ func BenchmarkTakeover(b *testing.B) {
 				addr := strings.Fields(src.Expect("addr ", 5*time.Minute))[1]
 				b.StartTimer()
 				req := proctest.Open(b, 10*time.Second, bin, "-role", "requester", "-from", addr)
-				rep := reportOf(b, req.Expect("report ", 5*time.Minute))
+				rep := proctest.Fields(b, req.Expect("report ", 5*time.Minute))
 				b.StopTimer()
 				if rep["moved"] != float64(actors) {
 					b.Fatalf("moved %v of %d actors; stderr:\n%s", rep["moved"], actors, req.Stderr())
@@ -55,20 +55,6 @@ func BenchmarkTakeover(b *testing.B) {
 			b.ReportMetric(float64(actors)/median(total)*1000, "actors/s")
 		})
 	}
-}
-
-// reportOf parses the fleet's "report name value ..." line.
-func reportOf(b *testing.B, line string) map[string]float64 {
-	f := strings.Fields(line)
-	out := map[string]float64{}
-	for i := 1; i+1 < len(f); i += 2 {
-		v, err := strconv.ParseFloat(f[i+1], 64)
-		if err != nil {
-			b.Fatalf("report %q: %s is not a number", line, f[i+1])
-		}
-		out[f[i]] = v
-	}
-	return out
 }
 
 func median(xs []float64) float64 {

@@ -12,22 +12,6 @@ import (
 	"github.com/molt-go/molt/internal/proctest"
 )
 
-// fields parses a line of "name value" pairs, after a first word that
-// names the line when the count of words is odd ("check cells 3 bad 0").
-func fields(t *testing.T, line string) map[string]float64 {
-	t.Helper()
-	f := strings.Fields(line)
-	out := map[string]float64{}
-	for i := len(f) % 2; i+1 < len(f); i += 2 {
-		v, err := strconv.ParseFloat(f[i+1], 64)
-		if err != nil {
-			t.Fatalf("line %q: %s is not a number", line, f[i+1])
-		}
-		out[f[i]] = v
-	}
-	return out
-}
-
 func envInt(name string, def int) int {
 	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
 		return v
@@ -48,21 +32,21 @@ func TestTakeoverUnderLoad(t *testing.T) {
 	src.Expect("load", 10*time.Second)
 
 	req := proctest.Open(t, 10*time.Second, bin, "-role", "requester", "-from", addr)
-	rep := fields(t, req.Expect("report ", 120*time.Second))
+	rep := proctest.Fields(t, req.Expect("report ", 120*time.Second))
 	t.Logf("takeover of %d actors: %v", actors, rep)
 	if rep["moved"] != float64(actors) || rep["failed"] != 0 {
 		t.Fatalf("moved %v and failed %v of %d actors; stderr:\n%s", rep["moved"], rep["failed"], actors, req.Stderr())
 	}
 
 	src.Send("stop")
-	sent := int(fields(t, src.Expect("sent ", 30*time.Second))["sent"])
+	sent := int(proctest.Fields(t, src.Expect("sent ", 30*time.Second))["sent"])
 	src.Send("check")
-	left := fields(t, src.Expect("check ", 90*time.Second))
+	left := proctest.Fields(t, src.Expect("check ", 90*time.Second))
 	if left["cells"] != 0 || left["moved"] != float64(actors) {
 		t.Fatalf("the old process still runs %v cells and moved %v; want none left and %d moved", left["cells"], left["moved"], actors)
 	}
 	req.Send(fmt.Sprintf("check %d", sent))
-	got := fields(t, req.Expect("check ", 120*time.Second))
+	got := proctest.Fields(t, req.Expect("check ", 120*time.Second))
 	t.Logf("sent %d; the new process: %v", sent, got)
 	if got["cells"] != float64(actors) || got["v2"] != float64(actors) {
 		t.Errorf("the new process runs %v cells, %v at version 2; want %d at version 2", got["cells"], got["v2"], actors)
@@ -104,9 +88,9 @@ func TestTakeoverSurvivesARequesterKilled(t *testing.T) {
 			req.Kill()
 
 			src.Send("stop")
-			fields(t, src.Expect("sent ", 30*time.Second))
+			proctest.Fields(t, src.Expect("sent ", 30*time.Second))
 			src.Send("check")
-			got := fields(t, src.Expect("check ", 90*time.Second))
+			got := proctest.Fields(t, src.Expect("check ", 90*time.Second))
 			t.Logf("killed after %v: %v", after, got)
 			if got["cells"]+got["moved"] != actors {
 				t.Errorf("%v cells here and %v moved; %d were spawned: some are lost", got["cells"], got["moved"], actors)

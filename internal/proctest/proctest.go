@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -225,3 +226,20 @@ func (s *Session) Kill() {
 // Stderr returns what the program has written on its standard error so
 // far.
 func (s *Session) Stderr() string { return s.stderr.String() }
+
+// Fields parses a line of "name value" pairs, after a first word that
+// names the line when the count of words is odd ("check cells 3 bad 0",
+// "sent 12"). It fails the test if a value is not a number.
+func Fields(t testing.TB, line string) map[string]float64 {
+	t.Helper()
+	f := strings.Fields(line)
+	out := make(map[string]float64, len(f)/2)
+	for i := len(f) % 2; i+1 < len(f); i += 2 {
+		v, err := strconv.ParseFloat(f[i+1], 64)
+		if err != nil {
+			t.Fatalf("line %q: %s of %s is not a number", line, f[i+1], f[i])
+		}
+		out[f[i]] = v
+	}
+	return out
+}
