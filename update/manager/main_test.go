@@ -3,13 +3,7 @@ package manager_test
 import (
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/molt-go/molt/internal/leaktest"
 )
 
-// TestMain checks for leaked goroutines, except protoactor's dead-letter
-// throttle: a dead letter near the end of a test (a reply to a requester
-// that is gone) starts a goroutine that waits out the throttle interval,
-// a second, and then ends by itself.
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/asynkron/protoactor-go/actor.NewDeadLetter.NewThrottle.func4.1"))
-}
+func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
