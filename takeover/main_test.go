@@ -3,7 +3,7 @@ package takeover_test
 import (
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/molt-go/molt/internal/leaktest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }

@@ -5,12 +5,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/molt-go/molt/internal/leaktest"
 	"github.com/molt-go/molt/registry"
-	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	leaktest.VerifyTestMain(m)
 }
 
 // TestRun runs the demo: the total is the same before, during and after the

@@ -3,9 +3,9 @@ package protocol_test
 import (
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/molt-go/molt/internal/leaktest"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	leaktest.VerifyTestMain(m)
 }

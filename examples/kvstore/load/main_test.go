@@ -3,11 +3,11 @@ package main
 import (
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/molt-go/molt/internal/leaktest"
 )
 
 // TestMain fails the package if a run leaves a goroutine behind, such as
 // a kept-alive client connection.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	leaktest.VerifyTestMain(m)
 }
