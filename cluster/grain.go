@@ -34,8 +34,8 @@ func Runnable(cat *registry.Catalog, kind string) []uint32 {
 // identity in the context (cluster.GetClusterIdentity), a *cluster.ClusterInit
 // right after *actor.Started, and, when it stops, its PID taken out of the
 // member's PID cache.
-func activate(node *molt.Node, ci *pc.ClusterIdentity, v uint32, parent pa.SpawnerContext, name string) (*pa.PID, error) {
-	return node.Spawn(ci.Kind, v,
+func activate(node *molt.Node, ci *pc.ClusterIdentity, v uint32, parent pa.SpawnerContext, name string, options ...molt.SpawnOption) (*pa.PID, error) {
+	opts := append(slices.Clip(options),
 		molt.WithParent(parent),
 		molt.WithName(name),
 		molt.WithLabels(map[string]string{LabelIdentity: ci.Identity}),
@@ -43,6 +43,7 @@ func activate(node *molt.Node, ci *pc.ClusterIdentity, v uint32, parent pa.Spawn
 			pa.WithOnInit(func(ctx pa.Context) { pc.SetClusterIdentity(ctx, ci) }),
 			pa.WithReceiverMiddleware(grainMiddleware),
 		))
+	return node.Spawn(ci.Kind, v, opts...)
 }
 
 // LabelIdentity is the directory label that holds a grain's identity

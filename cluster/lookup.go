@@ -135,7 +135,7 @@ func (p *placement) activate(ctx pa.Context, req *pc.ActivationRequest) {
 			ctx.Respond(&pc.ActivationResponse{Failed: true})
 			return
 		}
-		pid, err = activate(p.m.node, ci, v, ctx, key)
+		pid, err = activate(p.m.node, ci, v, ctx, key, p.m.spawn...)
 	} else if k, ok := p.m.c.TryGetClusterKind(ci.Kind); ok && !isVersionKind(ci.Kind) {
 		// Another kind (protoactor's pub-sub topics): as protoactor does.
 		pid, err = ctx.SpawnNamed(pc.WithClusterIdentity(k.Props, ci), key)

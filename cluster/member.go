@@ -53,12 +53,18 @@ type Config struct {
 	// Options pass further options to protoactor's cluster configuration
 	// (request timeout, gossip interval, ...).
 	Options []pc.ConfigOption
+	// Spawn are options for every activation this member starts, such as
+	// molt.Persistent() for grains that load their latest snapshot (from
+	// the node's store: molt.WithStore) when they are activated; the name,
+	// parent and labels are the cluster's.
+	Spawn []molt.SpawnOption
 }
 
 // Member is a molt node that is a member of a protoactor cluster: its
 // grains are molt actors, placed by version.
 type Member struct {
 	node   *molt.Node
+	spawn  []molt.SpawnOption
 	c      *pc.Cluster
 	table  *table
 	runs   map[string][]uint32 // kind → versions this member runs, ascending
@@ -97,7 +103,7 @@ func Start(node *molt.Node, cfg Config) (m *Member, err error) {
 	if kinds == nil {
 		kinds = cat.Kinds()
 	}
-	m = &Member{node: node, table: newTable(cfg.Policy), runs: map[string][]uint32{}}
+	m = &Member{node: node, spawn: cfg.Spawn, table: newTable(cfg.Policy), runs: map[string][]uint32{}}
 	var ck []*pc.Kind
 	for _, kind := range kinds {
 		vs := Runnable(cat, kind)
