@@ -23,7 +23,7 @@ type adminActor struct {
 	mgr  *manager.Manager // nil: no package requests
 	cfg  Config
 
-	subscribers map[pidKey]*pa.PID
+	subscribers map[pidKey]subscriber
 	ops         map[pidKey]bool // running UpdateActors operations, children of the admin
 	seq         uint64          // for update ids the admin makes
 	started     int64           // the admin's start, in every id it makes, so that a restarted node's ids differ
@@ -32,6 +32,14 @@ type adminActor struct {
 
 type pidKey struct{ address, id string }
 
+// subscriber is who receives the admin's events; a member subscriber (an
+// admin running a cluster-wide package) gets this node's manager events
+// alone, as MemberEvent.
+type subscriber struct {
+	pid    *pa.PID
+	member bool
+}
+
 func keyOf(pid *pa.PID) pidKey { return pidKey{pid.GetAddress(), pid.GetId()} }
 
 func newAdminActor(node *molt.Node, m *manager.Manager, cfg Config) *adminActor {
@@ -39,7 +47,7 @@ func newAdminActor(node *molt.Node, m *manager.Manager, cfg Config) *adminActor 
 		node:        node,
 		mgr:         m,
 		cfg:         cfg,
-		subscribers: make(map[pidKey]*pa.PID),
+		subscribers: make(map[pidKey]subscriber),
 		ops:         make(map[pidKey]bool),
 		started:     time.Now().UnixNano(),
 		history:     newHistory(cfg.MaxTrackedPackages),
@@ -61,6 +69,13 @@ func (a *adminActor) Receive(ctx pa.Context) {
 	case *manager.Event:
 		if fromThisProcess(ctx) {
 			a.relay(ctx, m)
+		}
+		return
+	case *MemberEvent, *ClusterPackageDone:
+		// From the admin's own cluster-wide packages (its children):
+		// one from another process is not this admin's to relay.
+		if fromThisProcess(ctx) {
+			a.relayCluster(ctx, m.(proto.Message))
 		}
 		return
 	case *manager.Subscribed, *manager.Unsubscribed:
@@ -172,6 +187,15 @@ func (a *adminActor) list(ctx pa.Context, m *ListActors) {
 		limit = a.cfg.DefaultPageSize
 	}
 	limit = min(limit, a.cfg.MaxPageSize)
+	if a.cfg.Cluster != nil && !m.GetLocal() {
+		f, err := a.fanOut()
+		if err != nil {
+			a.refuse(ctx, m, err.Error())
+			return
+		}
+		a.spawnOp(ctx, m, &listOp{f: f, req: m, limit: limit, reply: ctx.Sender()})
+		return
+	}
 	offset := int(m.GetOffset())
 	out := &ActorList{}
 	matched := 0
@@ -267,7 +291,16 @@ func (a *adminActor) update(ctx pa.Context, m *UpdateActors) {
 		a.refuse(ctx, m, fmt.Sprintf("%d updates are running from this admin, its limit (Config.MaxOperations); wait for their answers and send it again", len(a.ops)))
 		return
 	}
-	o := newOp(req, targets, ctx.Sender())
+	a.spawnOp(ctx, m, newOp(req, targets, ctx.Sender()))
+}
+
+// spawnOp starts an operation as a child of the admin, which answers the
+// requester itself, or refuses req over MaxOperations.
+func (a *adminActor) spawnOp(ctx pa.Context, req proto.Message, o pa.Actor) {
+	if len(a.ops) >= a.cfg.MaxOperations {
+		a.refuse(ctx, req, fmt.Sprintf("%d operations are running from this admin, its limit (Config.MaxOperations); wait for their answers and send it again", len(a.ops)))
+		return
+	}
 	pid := ctx.Spawn(pa.PropsFromProducer(func() pa.Actor { return o }, pa.WithDispatcher(a.node.Dispatcher())))
 	a.ops[keyOf(pid)] = true
 }
@@ -361,6 +394,10 @@ func (a *adminActor) runPackage(ctx pa.Context, m *RunPackage) {
 		a.refuse(ctx, m, err.Error())
 		return
 	}
+	if a.cfg.Cluster != nil && !m.GetLocal() {
+		a.runClusterPackage(ctx, m)
+		return
+	}
 	var pkg *manifest.Package
 	if !m.GetDryRun() {
 		// The admin reads the package too, for its groups and order, so
@@ -383,7 +420,43 @@ func (a *adminActor) cancelPackage(ctx pa.Context, m *CancelPackage) {
 		a.refuse(ctx, m, err.Error())
 		return
 	}
+	if a.cfg.Cluster != nil && !m.GetLocal() {
+		f, err := a.fanOut()
+		if err != nil {
+			a.refuse(ctx, m, err.Error())
+			return
+		}
+		a.spawnOp(ctx, m, &cancelOp{f: f, id: m.GetPackageId(), reply: ctx.Sender()})
+		return
+	}
 	a.managerRequest(ctx, m, &manager.CancelPackage{PackageId: m.GetPackageId()}, nil)
+}
+
+// runClusterPackage runs a package on every member (packageOp), once it
+// is known to fit a cluster: read here, as the members will read it.
+func (a *adminActor) runClusterPackage(ctx pa.Context, m *RunPackage) {
+	f, err := a.fanOut()
+	if err != nil {
+		a.refuse(ctx, m, err.Error())
+		return
+	}
+	format, err := manifest.ParseFormat(m.GetFormat())
+	if err != nil {
+		a.refuse(ctx, m, err.Error())
+		return
+	}
+	pkg, err := manifest.LoadLimited(bytes.NewReader(m.GetDocument()), format, manifest.Limits{MaxBytes: a.cfg.MaxDocumentBytes})
+	if err != nil {
+		a.refuse(ctx, m, "the package cannot be read: "+err.Error())
+		return
+	}
+	whole, err := clusterScope(pkg)
+	if err != nil {
+		a.refuse(ctx, m, err.Error())
+		return
+	}
+	a.spawnOp(ctx, m, &packageOp{f: f, cluster: a.cfg.Cluster, req: m, whole: whole, reply: ctx.Sender(),
+		parent: ctx.Self(), bound: a.cfg.ClusterPackageTimeout})
 }
 
 func (a *adminActor) rollBackLast(ctx pa.Context, m *RollBackLast) {
@@ -438,7 +511,7 @@ func (a *adminActor) subscribe(ctx pa.Context, m *Subscribe) {
 			a.refuse(ctx, m, fmt.Sprintf("the admin has %d subscribers, its limit (Config.MaxSubscribers)", len(a.subscribers)))
 			return
 		}
-		a.subscribers[k] = sub
+		a.subscribers[k] = subscriber{pid: sub, member: m.GetMemberEvents()}
 		ctx.Watch(sub)
 	}
 	ack := &Subscribed{Subscriber: update.RefOf(sub), Already: already, Subscribers: uint32(len(a.subscribers))}
@@ -470,10 +543,29 @@ func (a *adminActor) unsubscribe(ctx pa.Context, m *Unsubscribe) {
 // relay passes a manager event to the subscribers, and records what it
 // says a package did.
 func (a *adminActor) relay(ctx pa.Context, e *manager.Event) {
+	var me *MemberEvent
 	for _, s := range a.subscribers {
-		ctx.Send(s, e)
+		if !s.member {
+			ctx.Send(s.pid, e)
+			continue
+		}
+		if me == nil {
+			me = &MemberEvent{Member: a.node.System().Address(), Event: e}
+		}
+		ctx.Send(s.pid, me)
 	}
 	a.history.record(e)
+}
+
+// relayCluster passes what a cluster-wide package of this admin says to
+// the subscribers, but member subscribers: they follow this node's own
+// manager, not what this admin runs across the cluster.
+func (a *adminActor) relayCluster(ctx pa.Context, m proto.Message) {
+	for _, s := range a.subscribers {
+		if !s.member {
+			ctx.Send(s.pid, m)
+		}
+	}
 }
 
 // takeoverStatus asks the node's takeover service for its progress and

@@ -20,6 +20,7 @@ package admin
 import (
 	takeover "github.com/molt-go/molt/takeover"
 	update "github.com/molt-go/molt/update"
+	manager "github.com/molt-go/molt/update/manager"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
@@ -102,7 +103,12 @@ type ListActors struct {
 	Offset uint32 `protobuf:"varint,3,opt,name=offset,proto3" json:"offset,omitempty"`
 	// limit bounds the page; 0 takes the admin's default page size, and a
 	// limit over its maximum page size is lowered to it.
-	Limit         uint32 `protobuf:"varint,4,opt,name=limit,proto3" json:"limit,omitempty"`
+	Limit uint32 `protobuf:"varint,4,opt,name=limit,proto3" json:"limit,omitempty"`
+	// local lists this node's actors alone. An admin that knows its
+	// cluster (admin.Config.Cluster) lists every member's otherwise: it
+	// forwards the request to each member's admin with local set, so that
+	// no member fans it out again.
+	Local         bool `protobuf:"varint,5,opt,name=local,proto3" json:"local,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -163,6 +169,13 @@ func (x *ListActors) GetLimit() uint32 {
 		return x.Limit
 	}
 	return 0
+}
+
+func (x *ListActors) GetLocal() bool {
+	if x != nil {
+		return x.Local
+	}
+	return false
 }
 
 // ActorInfo is one live actor.
@@ -279,7 +292,12 @@ type ActorList struct {
 	Total uint32 `protobuf:"varint,2,opt,name=total,proto3" json:"total,omitempty"`
 	// next_offset is the offset of the next page; 0 when this page is the
 	// last.
-	NextOffset    uint32 `protobuf:"varint,3,opt,name=next_offset,json=nextOffset,proto3" json:"next_offset,omitempty"`
+	NextOffset uint32 `protobuf:"varint,3,opt,name=next_offset,json=nextOffset,proto3" json:"next_offset,omitempty"`
+	// members is set on a cluster-wide list: every member asked, by
+	// address, with its count or why it is missing from the list. Actors
+	// are then sorted by member address and id, across members, and total
+	// counts the members that answered.
+	Members       []*MemberStatus `protobuf:"bytes,4,rep,name=members,proto3" json:"members,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -335,6 +353,87 @@ func (x *ActorList) GetNextOffset() uint32 {
 	return 0
 }
 
+func (x *ActorList) GetMembers() []*MemberStatus {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+// MemberStatus is one member's part in a cluster-wide list.
+type MemberStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// address is the member's remote address, host:port.
+	Address string `protobuf:"bytes,1,opt,name=address,proto3" json:"address,omitempty"`
+	// answered: the member's admin answered within the asking admin's
+	// PeerTimeout; total is then its matching actors.
+	Answered bool   `protobuf:"varint,2,opt,name=answered,proto3" json:"answered,omitempty"`
+	Total    uint32 `protobuf:"varint,3,opt,name=total,proto3" json:"total,omitempty"`
+	// error says why the member did not answer: no answer in time (down,
+	// unreachable, partitioned), no admin service there, or its Refused.
+	Error         string `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MemberStatus) Reset() {
+	*x = MemberStatus{}
+	mi := &file_admin_admin_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MemberStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MemberStatus) ProtoMessage() {}
+
+func (x *MemberStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_admin_admin_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MemberStatus.ProtoReflect.Descriptor instead.
+func (*MemberStatus) Descriptor() ([]byte, []int) {
+	return file_admin_admin_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *MemberStatus) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *MemberStatus) GetAnswered() bool {
+	if x != nil {
+		return x.Answered
+	}
+	return false
+}
+
+func (x *MemberStatus) GetTotal() uint32 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
+}
+
+func (x *MemberStatus) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 // DescribeKind asks what the node's catalogue holds of a kind. Answer:
 // KindDescription, or Refused for a kind that is not registered.
 type DescribeKind struct {
@@ -346,7 +445,7 @@ type DescribeKind struct {
 
 func (x *DescribeKind) Reset() {
 	*x = DescribeKind{}
-	mi := &file_admin_admin_proto_msgTypes[4]
+	mi := &file_admin_admin_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -358,7 +457,7 @@ func (x *DescribeKind) String() string {
 func (*DescribeKind) ProtoMessage() {}
 
 func (x *DescribeKind) ProtoReflect() protoreflect.Message {
-	mi := &file_admin_admin_proto_msgTypes[4]
+	mi := &file_admin_admin_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -371,7 +470,7 @@ func (x *DescribeKind) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeKind.ProtoReflect.Descriptor instead.
 func (*DescribeKind) Descriptor() ([]byte, []int) {
-	return file_admin_admin_proto_rawDescGZIP(), []int{4}
+	return file_admin_admin_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *DescribeKind) GetKind() string {
@@ -395,7 +494,7 @@ type KindDescription struct {
 
 func (x *KindDescription) Reset() {
 	*x = KindDescription{}
-	mi := &file_admin_admin_proto_msgTypes[5]
+	mi := &file_admin_admin_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -407,7 +506,7 @@ func (x *KindDescription) String() string {
 func (*KindDescription) ProtoMessage() {}
 
 func (x *KindDescription) ProtoReflect() protoreflect.Message {
-	mi := &file_admin_admin_proto_msgTypes[5]
+	mi := &file_admin_admin_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -420,7 +519,7 @@ func (x *KindDescription) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KindDescription.ProtoReflect.Descriptor instead.
 func (*KindDescription) Descriptor() ([]byte, []int) {
-	return file_admin_admin_proto_rawDescGZIP(), []int{5}
+	return file_admin_admin_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *KindDescription) GetKind() string {
@@ -466,7 +565,7 @@ type VersionInfo struct {
 
 func (x *VersionInfo) Reset() {
 	*x = VersionInfo{}
-	mi := &file_admin_admin_proto_msgTypes[6]
+	mi := &file_admin_admin_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -478,7 +577,7 @@ func (x *VersionInfo) String() string {
 func (*VersionInfo) ProtoMessage() {}
 
 func (x *VersionInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_admin_admin_proto_msgTypes[6]
+	mi := &file_admin_admin_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -491,7 +590,7 @@ func (x *VersionInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VersionInfo.ProtoReflect.Descriptor instead.
 func (*VersionInfo) Descriptor() ([]byte, []int) {
-	return file_admin_admin_proto_rawDescGZIP(), []int{6}
+	return file_admin_admin_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *VersionInfo) GetVersion() uint32 {
@@ -561,7 +660,7 @@ type Adapter struct {
 
 func (x *Adapter) Reset() {
 	*x = Adapter{}
-	mi := &file_admin_admin_proto_msgTypes[7]
+	mi := &file_admin_admin_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -573,7 +672,7 @@ func (x *Adapter) String() string {
 func (*Adapter) ProtoMessage() {}
 
 func (x *Adapter) ProtoReflect() protoreflect.Message {
-	mi := &file_admin_admin_proto_msgTypes[7]
+	mi := &file_admin_admin_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -586,7 +685,7 @@ func (x *Adapter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Adapter.ProtoReflect.Descriptor instead.
 func (*Adapter) Descriptor() ([]byte, []int) {
-	return file_admin_admin_proto_rawDescGZIP(), []int{7}
+	return file_admin_admin_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Adapter) GetFrom() string {
@@ -617,7 +716,7 @@ type Migration struct {
 
 func (x *Migration) Reset() {
 	*x = Migration{}
-	mi := &file_admin_admin_proto_msgTypes[8]
+	mi := &file_admin_admin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -629,7 +728,7 @@ func (x *Migration) String() string {
 func (*Migration) ProtoMessage() {}
 
 func (x *Migration) ProtoReflect() protoreflect.Message {
-	mi := &file_admin_admin_proto_msgTypes[8]
+	mi := &file_admin_admin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -642,7 +741,7 @@ func (x *Migration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Migration.ProtoReflect.Descriptor instead.
 func (*Migration) Descriptor() ([]byte, []int) {
-	return file_admin_admin_proto_rawDescGZIP(), []int{8}
+	return file_admin_admin_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Migration) GetFrom() uint32 {
@@ -684,7 +783,7 @@ type Selector struct {
 
 func (x *Selector) Reset() {
 	*x = Selector{}
-	mi := &file_admin_admin_proto_msgTypes[9]
+	mi := &file_admin_admin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -696,7 +795,7 @@ func (x *Selector) String() string {
 func (*Selector) ProtoMessage() {}
 
 func (x *Selector) ProtoReflect() protoreflect.Message {
-	mi := &file_admin_admin_proto_msgTypes[9]
+	mi := &file_admin_admin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -709,7 +808,7 @@ func (x *Selector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Selector.ProtoReflect.Descriptor instead.
 func (*Selector) Descriptor() ([]byte, []int) {
-	return file_admin_admin_proto_rawDescGZIP(), []int{9}
+	return file_admin_admin_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Selector) GetKind() string {
@@ -758,7 +857,7 @@ type UpdateActors struct {
 
 func (x *UpdateActors) Reset() {
 	*x = UpdateActors{}
-	mi := &file_admin_admin_proto_msgTypes[10]
+	mi := &file_admin_admin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -770,7 +869,7 @@ func (x *UpdateActors) String() string {
 func (*UpdateActors) ProtoMessage() {}
 
 func (x *UpdateActors) ProtoReflect() protoreflect.Message {
-	mi := &file_admin_admin_proto_msgTypes[10]
+	mi := &file_admin_admin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -783,7 +882,7 @@ func (x *UpdateActors) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateActors.ProtoReflect.Descriptor instead.
 func (*UpdateActors) Descriptor() ([]byte, []int) {
-	return file_admin_admin_proto_rawDescGZIP(), []int{10}
+	return file_admin_admin_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *UpdateActors) GetName() string {
@@ -865,7 +964,7 @@ type UpdateActorsResult struct {
 
 func (x *UpdateActorsResult) Reset() {
 	*x = UpdateActorsResult{}
-	mi := &file_admin_admin_proto_msgTypes[11]
+	mi := &file_admin_admin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -877,7 +976,7 @@ func (x *UpdateActorsResult) String() string {
 func (*UpdateActorsResult) ProtoMessage() {}
 
 func (x *UpdateActorsResult) ProtoReflect() protoreflect.Message {
-	mi := &file_admin_admin_proto_msgTypes[11]
+	mi := &file_admin_admin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -890,7 +989,7 @@ func (x *UpdateActorsResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateActorsResult.ProtoReflect.Descriptor instead.
 func (*UpdateActorsResult) Descriptor() ([]byte, []int) {
-	return file_admin_admin_proto_rawDescGZIP(), []int{11}
+	return file_admin_admin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *UpdateActorsResult) GetUpdateId() string {
@@ -917,19 +1016,26 @@ func (x *UpdateActorsResult) GetCommitted() bool {
 // RunPackage runs (or, with dry_run, plans) an update package through the
 // node's update manager: its fields are the manager's RunPackage's. Answer:
 // the manager's molt.update.manager.v1.PackageAccepted or PackageRefused.
+//
+// An admin that knows its cluster (admin.Config.Cluster) runs the package
+// on every member, unless local is set: see ClusterPackage. It then
+// answers with ClusterPackage (or Refused) instead.
 type RunPackage struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Format        string                 `protobuf:"bytes,1,opt,name=format,proto3" json:"format,omitempty"`
-	Document      []byte                 `protobuf:"bytes,2,opt,name=document,proto3" json:"document,omitempty"`
-	DryRun        bool                   `protobuf:"varint,3,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
-	Summary       bool                   `protobuf:"varint,4,opt,name=summary,proto3" json:"summary,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Format   string                 `protobuf:"bytes,1,opt,name=format,proto3" json:"format,omitempty"`
+	Document []byte                 `protobuf:"bytes,2,opt,name=document,proto3" json:"document,omitempty"`
+	DryRun   bool                   `protobuf:"varint,3,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	Summary  bool                   `protobuf:"varint,4,opt,name=summary,proto3" json:"summary,omitempty"`
+	// local runs the package on this node alone; an admin sets it on what
+	// it forwards to the members, so that no member fans out again.
+	Local         bool `protobuf:"varint,5,opt,name=local,proto3" json:"local,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RunPackage) Reset() {
 	*x = RunPackage{}
-	mi := &file_admin_admin_proto_msgTypes[12]
+	mi := &file_admin_admin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -941,7 +1047,7 @@ func (x *RunPackage) String() string {
 func (*RunPackage) ProtoMessage() {}
 
 func (x *RunPackage) ProtoReflect() protoreflect.Message {
-	mi := &file_admin_admin_proto_msgTypes[12]
+	mi := &file_admin_admin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -954,7 +1060,7 @@ func (x *RunPackage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunPackage.ProtoReflect.Descriptor instead.
 func (*RunPackage) Descriptor() ([]byte, []int) {
-	return file_admin_admin_proto_rawDescGZIP(), []int{12}
+	return file_admin_admin_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *RunPackage) GetFormat() string {
@@ -985,18 +1091,29 @@ func (x *RunPackage) GetSummary() bool {
 	return false
 }
 
+func (x *RunPackage) GetLocal() bool {
+	if x != nil {
+		return x.Local
+	}
+	return false
+}
+
 // CancelPackage cancels a running package through the manager. Answer: the
 // manager's PackageAccepted or PackageRefused.
+//
+// An admin that knows its cluster cancels the package on every member
+// unless local is set, and answers with ClusterPackage.
 type CancelPackage struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	PackageId     string                 `protobuf:"bytes,1,opt,name=package_id,json=packageId,proto3" json:"package_id,omitempty"`
+	Local         bool                   `protobuf:"varint,2,opt,name=local,proto3" json:"local,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CancelPackage) Reset() {
 	*x = CancelPackage{}
-	mi := &file_admin_admin_proto_msgTypes[13]
+	mi := &file_admin_admin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1008,7 +1125,7 @@ func (x *CancelPackage) String() string {
 func (*CancelPackage) ProtoMessage() {}
 
 func (x *CancelPackage) ProtoReflect() protoreflect.Message {
-	mi := &file_admin_admin_proto_msgTypes[13]
+	mi := &file_admin_admin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1021,12 +1138,468 @@ func (x *CancelPackage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelPackage.ProtoReflect.Descriptor instead.
 func (*CancelPackage) Descriptor() ([]byte, []int) {
-	return file_admin_admin_proto_rawDescGZIP(), []int{13}
+	return file_admin_admin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *CancelPackage) GetPackageId() string {
 	if x != nil {
 		return x.PackageId
+	}
+	return ""
+}
+
+func (x *CancelPackage) GetLocal() bool {
+	if x != nil {
+		return x.Local
+	}
+	return false
+}
+
+// ClusterPackage answers a cluster-wide RunPackage or CancelPackage.
+//
+// A cluster-wide RunPackage goes in two rounds. First every member plans
+// it (a dry run, through its own manager): if one refuses it or does not
+// answer within the admin's PeerTimeout, nothing runs anywhere, and
+// accepted is false. Otherwise the admin subscribes to every member's
+// events and asks every member to run it; each member's manager updates
+// its own actors (groups, batches, failure budget and probation are per
+// member). Progress then reaches the admin's subscribers as MemberEvent,
+// and the end as ClusterPackageDone. A dry run stops after the first
+// round, with every member's plan.
+type ClusterPackage struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	PackageId string                 `protobuf:"bytes,1,opt,name=package_id,json=packageId,proto3" json:"package_id,omitempty"`
+	DryRun    bool                   `protobuf:"varint,2,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	// accepted: every member accepted the request (and runs the package,
+	// or cancels it).
+	Accepted bool `protobuf:"varint,3,opt,name=accepted,proto3" json:"accepted,omitempty"`
+	// reason says why not, when accepted is false.
+	Reason string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	// members, by address.
+	Members       []*MemberPackage `protobuf:"bytes,5,rep,name=members,proto3" json:"members,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClusterPackage) Reset() {
+	*x = ClusterPackage{}
+	mi := &file_admin_admin_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClusterPackage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClusterPackage) ProtoMessage() {}
+
+func (x *ClusterPackage) ProtoReflect() protoreflect.Message {
+	mi := &file_admin_admin_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClusterPackage.ProtoReflect.Descriptor instead.
+func (*ClusterPackage) Descriptor() ([]byte, []int) {
+	return file_admin_admin_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ClusterPackage) GetPackageId() string {
+	if x != nil {
+		return x.PackageId
+	}
+	return ""
+}
+
+func (x *ClusterPackage) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+func (x *ClusterPackage) GetAccepted() bool {
+	if x != nil {
+		return x.Accepted
+	}
+	return false
+}
+
+func (x *ClusterPackage) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *ClusterPackage) GetMembers() []*MemberPackage {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+// MemberPackage is one member's answer to a forwarded package request.
+type MemberPackage struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Address string                 `protobuf:"bytes,1,opt,name=address,proto3" json:"address,omitempty"`
+	// accepted is the member's manager's answer when it accepted.
+	Accepted *manager.PackageAccepted `protobuf:"bytes,2,opt,name=accepted,proto3" json:"accepted,omitempty"`
+	// refused is its reason when it refused (PackageRefused or Refused),
+	// with the manager's problems.
+	Refused  string   `protobuf:"bytes,3,opt,name=refused,proto3" json:"refused,omitempty"`
+	Problems []string `protobuf:"bytes,4,rep,name=problems,proto3" json:"problems,omitempty"`
+	// error: no answer within PeerTimeout, or no admin service there.
+	Error         string `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MemberPackage) Reset() {
+	*x = MemberPackage{}
+	mi := &file_admin_admin_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MemberPackage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MemberPackage) ProtoMessage() {}
+
+func (x *MemberPackage) ProtoReflect() protoreflect.Message {
+	mi := &file_admin_admin_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MemberPackage.ProtoReflect.Descriptor instead.
+func (*MemberPackage) Descriptor() ([]byte, []int) {
+	return file_admin_admin_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *MemberPackage) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *MemberPackage) GetAccepted() *manager.PackageAccepted {
+	if x != nil {
+		return x.Accepted
+	}
+	return nil
+}
+
+func (x *MemberPackage) GetRefused() string {
+	if x != nil {
+		return x.Refused
+	}
+	return ""
+}
+
+func (x *MemberPackage) GetProblems() []string {
+	if x != nil {
+		return x.Problems
+	}
+	return nil
+}
+
+func (x *MemberPackage) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+// MemberEvent is a member's update manager Event, sent by the member's
+// admin to a subscriber that asked for member events (an admin running a
+// cluster-wide package), and relayed by that admin to its subscribers.
+type MemberEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// member is the address of the member whose manager sent the event.
+	Member        string         `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
+	Event         *manager.Event `protobuf:"bytes,2,opt,name=event,proto3" json:"event,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MemberEvent) Reset() {
+	*x = MemberEvent{}
+	mi := &file_admin_admin_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MemberEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MemberEvent) ProtoMessage() {}
+
+func (x *MemberEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_admin_admin_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MemberEvent.ProtoReflect.Descriptor instead.
+func (*MemberEvent) Descriptor() ([]byte, []int) {
+	return file_admin_admin_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *MemberEvent) GetMember() string {
+	if x != nil {
+		return x.Member
+	}
+	return ""
+}
+
+func (x *MemberEvent) GetEvent() *manager.Event {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
+// ClusterPackageDone ends a cluster-wide package, sent to the running
+// admin's subscribers once every member's package is done (its
+// PACKAGE_DONE) or the member is lost.
+type ClusterPackageDone struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	PackageId string                 `protobuf:"bytes,1,opt,name=package_id,json=packageId,proto3" json:"package_id,omitempty"`
+	// outcome is COMPLETED when every member's package completed;
+	// otherwise the outcome of the first member (by address) whose package
+	// did not, HALTED for a member lost.
+	Outcome manager.PackageOutcome `protobuf:"varint,2,opt,name=outcome,proto3,enum=molt.update.manager.v1.PackageOutcome" json:"outcome,omitempty"`
+	Reason  string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	Members []*MemberDone          `protobuf:"bytes,4,rep,name=members,proto3" json:"members,omitempty"`
+	// targets: the cluster targets the admin set once every member
+	// completed, one per kind the package moved as a whole (every actor of
+	// the kind, no label): new activations of the kind start at that
+	// version on every member.
+	Targets       []*KindTarget `protobuf:"bytes,5,rep,name=targets,proto3" json:"targets,omitempty"`
+	LatencyNs     int64         `protobuf:"varint,6,opt,name=latency_ns,json=latencyNs,proto3" json:"latency_ns,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClusterPackageDone) Reset() {
+	*x = ClusterPackageDone{}
+	mi := &file_admin_admin_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClusterPackageDone) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClusterPackageDone) ProtoMessage() {}
+
+func (x *ClusterPackageDone) ProtoReflect() protoreflect.Message {
+	mi := &file_admin_admin_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClusterPackageDone.ProtoReflect.Descriptor instead.
+func (*ClusterPackageDone) Descriptor() ([]byte, []int) {
+	return file_admin_admin_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ClusterPackageDone) GetPackageId() string {
+	if x != nil {
+		return x.PackageId
+	}
+	return ""
+}
+
+func (x *ClusterPackageDone) GetOutcome() manager.PackageOutcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return manager.PackageOutcome(0)
+}
+
+func (x *ClusterPackageDone) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *ClusterPackageDone) GetMembers() []*MemberDone {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+func (x *ClusterPackageDone) GetTargets() []*KindTarget {
+	if x != nil {
+		return x.Targets
+	}
+	return nil
+}
+
+func (x *ClusterPackageDone) GetLatencyNs() int64 {
+	if x != nil {
+		return x.LatencyNs
+	}
+	return 0
+}
+
+// MemberDone is how a cluster-wide package ended on one member.
+type MemberDone struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Address string                 `protobuf:"bytes,1,opt,name=address,proto3" json:"address,omitempty"`
+	// done is the member's PACKAGE_DONE; unset when the member was lost.
+	Done *manager.Event `protobuf:"bytes,2,opt,name=done,proto3" json:"done,omitempty"`
+	// error says why there is no done: the member's admin stopped or its
+	// connection broke, or the admin's ClusterPackageTimeout ran out.
+	Error         string `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MemberDone) Reset() {
+	*x = MemberDone{}
+	mi := &file_admin_admin_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MemberDone) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MemberDone) ProtoMessage() {}
+
+func (x *MemberDone) ProtoReflect() protoreflect.Message {
+	mi := &file_admin_admin_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MemberDone.ProtoReflect.Descriptor instead.
+func (*MemberDone) Descriptor() ([]byte, []int) {
+	return file_admin_admin_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *MemberDone) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *MemberDone) GetDone() *manager.Event {
+	if x != nil {
+		return x.Done
+	}
+	return nil
+}
+
+func (x *MemberDone) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+// KindTarget is a kind's cluster target version set (or not) by a
+// cluster-wide package.
+type KindTarget struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Kind    string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Version uint32                 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// error says why it was not set; empty when it was.
+	Error         string `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KindTarget) Reset() {
+	*x = KindTarget{}
+	mi := &file_admin_admin_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KindTarget) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KindTarget) ProtoMessage() {}
+
+func (x *KindTarget) ProtoReflect() protoreflect.Message {
+	mi := &file_admin_admin_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KindTarget.ProtoReflect.Descriptor instead.
+func (*KindTarget) Descriptor() ([]byte, []int) {
+	return file_admin_admin_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *KindTarget) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *KindTarget) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *KindTarget) GetError() string {
+	if x != nil {
+		return x.Error
 	}
 	return ""
 }
@@ -1050,7 +1623,7 @@ type RollBackLast struct {
 
 func (x *RollBackLast) Reset() {
 	*x = RollBackLast{}
-	mi := &file_admin_admin_proto_msgTypes[14]
+	mi := &file_admin_admin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1062,7 +1635,7 @@ func (x *RollBackLast) String() string {
 func (*RollBackLast) ProtoMessage() {}
 
 func (x *RollBackLast) ProtoReflect() protoreflect.Message {
-	mi := &file_admin_admin_proto_msgTypes[14]
+	mi := &file_admin_admin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1075,7 +1648,7 @@ func (x *RollBackLast) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RollBackLast.ProtoReflect.Descriptor instead.
 func (*RollBackLast) Descriptor() ([]byte, []int) {
-	return file_admin_admin_proto_rawDescGZIP(), []int{14}
+	return file_admin_admin_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *RollBackLast) GetDryRun() bool {
@@ -1098,15 +1671,19 @@ func (x *RollBackLast) GetSummary() bool {
 // sent after it loses no event); Refused over the admin's MaxSubscribers.
 // A subscriber that stops is dropped.
 type Subscribe struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Subscriber    *update.ActorRef       `protobuf:"bytes,1,opt,name=subscriber,proto3" json:"subscriber,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Subscriber *update.ActorRef       `protobuf:"bytes,1,opt,name=subscriber,proto3" json:"subscriber,omitempty"`
+	// member_events sends the events as MemberEvent, carrying this node's
+	// address: what an admin running a cluster-wide package subscribes
+	// with, to tell the members' events apart.
+	MemberEvents  bool `protobuf:"varint,2,opt,name=member_events,json=memberEvents,proto3" json:"member_events,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Subscribe) Reset() {
 	*x = Subscribe{}
-	mi := &file_admin_admin_proto_msgTypes[15]
+	mi := &file_admin_admin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1118,7 +1695,7 @@ func (x *Subscribe) String() string {
 func (*Subscribe) ProtoMessage() {}
 
 func (x *Subscribe) ProtoReflect() protoreflect.Message {
-	mi := &file_admin_admin_proto_msgTypes[15]
+	mi := &file_admin_admin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1131,7 +1708,7 @@ func (x *Subscribe) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Subscribe.ProtoReflect.Descriptor instead.
 func (*Subscribe) Descriptor() ([]byte, []int) {
-	return file_admin_admin_proto_rawDescGZIP(), []int{15}
+	return file_admin_admin_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Subscribe) GetSubscriber() *update.ActorRef {
@@ -1139,6 +1716,13 @@ func (x *Subscribe) GetSubscriber() *update.ActorRef {
 		return x.Subscriber
 	}
 	return nil
+}
+
+func (x *Subscribe) GetMemberEvents() bool {
+	if x != nil {
+		return x.MemberEvents
+	}
+	return false
 }
 
 type Subscribed struct {
@@ -1153,7 +1737,7 @@ type Subscribed struct {
 
 func (x *Subscribed) Reset() {
 	*x = Subscribed{}
-	mi := &file_admin_admin_proto_msgTypes[16]
+	mi := &file_admin_admin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1165,7 +1749,7 @@ func (x *Subscribed) String() string {
 func (*Subscribed) ProtoMessage() {}
 
 func (x *Subscribed) ProtoReflect() protoreflect.Message {
-	mi := &file_admin_admin_proto_msgTypes[16]
+	mi := &file_admin_admin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1178,7 +1762,7 @@ func (x *Subscribed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Subscribed.ProtoReflect.Descriptor instead.
 func (*Subscribed) Descriptor() ([]byte, []int) {
-	return file_admin_admin_proto_rawDescGZIP(), []int{16}
+	return file_admin_admin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Subscribed) GetSubscriber() *update.ActorRef {
@@ -1213,7 +1797,7 @@ type Unsubscribe struct {
 
 func (x *Unsubscribe) Reset() {
 	*x = Unsubscribe{}
-	mi := &file_admin_admin_proto_msgTypes[17]
+	mi := &file_admin_admin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1225,7 +1809,7 @@ func (x *Unsubscribe) String() string {
 func (*Unsubscribe) ProtoMessage() {}
 
 func (x *Unsubscribe) ProtoReflect() protoreflect.Message {
-	mi := &file_admin_admin_proto_msgTypes[17]
+	mi := &file_admin_admin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1238,7 +1822,7 @@ func (x *Unsubscribe) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Unsubscribe.ProtoReflect.Descriptor instead.
 func (*Unsubscribe) Descriptor() ([]byte, []int) {
-	return file_admin_admin_proto_rawDescGZIP(), []int{17}
+	return file_admin_admin_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Unsubscribe) GetSubscriber() *update.ActorRef {
@@ -1258,7 +1842,7 @@ type Unsubscribed struct {
 
 func (x *Unsubscribed) Reset() {
 	*x = Unsubscribed{}
-	mi := &file_admin_admin_proto_msgTypes[18]
+	mi := &file_admin_admin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1270,7 +1854,7 @@ func (x *Unsubscribed) String() string {
 func (*Unsubscribed) ProtoMessage() {}
 
 func (x *Unsubscribed) ProtoReflect() protoreflect.Message {
-	mi := &file_admin_admin_proto_msgTypes[18]
+	mi := &file_admin_admin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1283,7 +1867,7 @@ func (x *Unsubscribed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Unsubscribed.ProtoReflect.Descriptor instead.
 func (*Unsubscribed) Descriptor() ([]byte, []int) {
-	return file_admin_admin_proto_rawDescGZIP(), []int{18}
+	return file_admin_admin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Unsubscribed) GetSubscriber() *update.ActorRef {
@@ -1313,7 +1897,7 @@ type TakeoverStatus struct {
 
 func (x *TakeoverStatus) Reset() {
 	*x = TakeoverStatus{}
-	mi := &file_admin_admin_proto_msgTypes[19]
+	mi := &file_admin_admin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1325,7 +1909,7 @@ func (x *TakeoverStatus) String() string {
 func (*TakeoverStatus) ProtoMessage() {}
 
 func (x *TakeoverStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_admin_admin_proto_msgTypes[19]
+	mi := &file_admin_admin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1338,7 +1922,7 @@ func (x *TakeoverStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TakeoverStatus.ProtoReflect.Descriptor instead.
 func (*TakeoverStatus) Descriptor() ([]byte, []int) {
-	return file_admin_admin_proto_rawDescGZIP(), []int{19}
+	return file_admin_admin_proto_rawDescGZIP(), []int{26}
 }
 
 // TakeoverProgress answers TakeoverStatus.
@@ -1359,7 +1943,7 @@ type TakeoverProgress struct {
 
 func (x *TakeoverProgress) Reset() {
 	*x = TakeoverProgress{}
-	mi := &file_admin_admin_proto_msgTypes[20]
+	mi := &file_admin_admin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1371,7 +1955,7 @@ func (x *TakeoverProgress) String() string {
 func (*TakeoverProgress) ProtoMessage() {}
 
 func (x *TakeoverProgress) ProtoReflect() protoreflect.Message {
-	mi := &file_admin_admin_proto_msgTypes[20]
+	mi := &file_admin_admin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1384,7 +1968,7 @@ func (x *TakeoverProgress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TakeoverProgress.ProtoReflect.Descriptor instead.
 func (*TakeoverProgress) Descriptor() ([]byte, []int) {
-	return file_admin_admin_proto_rawDescGZIP(), []int{20}
+	return file_admin_admin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *TakeoverProgress) GetServing() bool {
@@ -1405,16 +1989,17 @@ var File_admin_admin_proto protoreflect.FileDescriptor
 
 const file_admin_admin_proto_rawDesc = "" +
 	"\n" +
-	"\x11admin/admin.proto\x12\rmolt.admin.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x17takeover/takeover.proto\x1a\x13update/update.proto\";\n" +
+	"\x11admin/admin.proto\x12\rmolt.admin.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x17takeover/takeover.proto\x1a\x1cupdate/manager/manager.proto\x1a\x13update/update.proto\";\n" +
 	"\aRefused\x12\x18\n" +
 	"\arequest\x18\x01 \x01(\tR\arequest\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xc8\x01\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xde\x01\n" +
 	"\n" +
 	"ListActors\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12=\n" +
 	"\x06labels\x18\x02 \x03(\v2%.molt.admin.v1.ListActors.LabelsEntryR\x06labels\x12\x16\n" +
 	"\x06offset\x18\x03 \x01(\rR\x06offset\x12\x14\n" +
-	"\x05limit\x18\x04 \x01(\rR\x05limit\x1a9\n" +
+	"\x05limit\x18\x04 \x01(\rR\x05limit\x12\x14\n" +
+	"\x05local\x18\x05 \x01(\bR\x05local\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xdd\x02\n" +
@@ -1430,12 +2015,18 @@ const file_admin_admin_proto_rawDesc = "" +
 	"lastUpdate\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"t\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xab\x01\n" +
 	"\tActorList\x120\n" +
 	"\x06actors\x18\x01 \x03(\v2\x18.molt.admin.v1.ActorInfoR\x06actors\x12\x14\n" +
 	"\x05total\x18\x02 \x01(\rR\x05total\x12\x1f\n" +
 	"\vnext_offset\x18\x03 \x01(\rR\n" +
-	"nextOffset\"\"\n" +
+	"nextOffset\x125\n" +
+	"\amembers\x18\x04 \x03(\v2\x1b.molt.admin.v1.MemberStatusR\amembers\"p\n" +
+	"\fMemberStatus\x12\x18\n" +
+	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x1a\n" +
+	"\banswered\x18\x02 \x01(\bR\banswered\x12\x14\n" +
+	"\x05total\x18\x03 \x01(\rR\x05total\x12\x14\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\"\"\n" +
 	"\fDescribeKind\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\"\x97\x01\n" +
 	"\x0fKindDescription\x12\x12\n" +
@@ -1482,23 +2073,61 @@ const file_admin_admin_proto_rawDesc = "" +
 	"\x12UpdateActorsResult\x12\x1b\n" +
 	"\tupdate_id\x18\x01 \x01(\tR\bupdateId\x126\n" +
 	"\aresults\x18\x02 \x03(\v2\x1c.molt.update.v1.UpdateResultR\aresults\x12\x1c\n" +
-	"\tcommitted\x18\x03 \x01(\bR\tcommitted\"s\n" +
+	"\tcommitted\x18\x03 \x01(\bR\tcommitted\"\x89\x01\n" +
 	"\n" +
 	"RunPackage\x12\x16\n" +
 	"\x06format\x18\x01 \x01(\tR\x06format\x12\x1a\n" +
 	"\bdocument\x18\x02 \x01(\fR\bdocument\x12\x17\n" +
 	"\adry_run\x18\x03 \x01(\bR\x06dryRun\x12\x18\n" +
-	"\asummary\x18\x04 \x01(\bR\asummary\".\n" +
+	"\asummary\x18\x04 \x01(\bR\asummary\x12\x14\n" +
+	"\x05local\x18\x05 \x01(\bR\x05local\"D\n" +
 	"\rCancelPackage\x12\x1d\n" +
 	"\n" +
-	"package_id\x18\x01 \x01(\tR\tpackageId\"A\n" +
+	"package_id\x18\x01 \x01(\tR\tpackageId\x12\x14\n" +
+	"\x05local\x18\x02 \x01(\bR\x05local\"\xb4\x01\n" +
+	"\x0eClusterPackage\x12\x1d\n" +
+	"\n" +
+	"package_id\x18\x01 \x01(\tR\tpackageId\x12\x17\n" +
+	"\adry_run\x18\x02 \x01(\bR\x06dryRun\x12\x1a\n" +
+	"\baccepted\x18\x03 \x01(\bR\baccepted\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\x126\n" +
+	"\amembers\x18\x05 \x03(\v2\x1c.molt.admin.v1.MemberPackageR\amembers\"\xba\x01\n" +
+	"\rMemberPackage\x12\x18\n" +
+	"\aaddress\x18\x01 \x01(\tR\aaddress\x12C\n" +
+	"\baccepted\x18\x02 \x01(\v2'.molt.update.manager.v1.PackageAcceptedR\baccepted\x12\x18\n" +
+	"\arefused\x18\x03 \x01(\tR\arefused\x12\x1a\n" +
+	"\bproblems\x18\x04 \x03(\tR\bproblems\x12\x14\n" +
+	"\x05error\x18\x05 \x01(\tR\x05error\"Z\n" +
+	"\vMemberEvent\x12\x16\n" +
+	"\x06member\x18\x01 \x01(\tR\x06member\x123\n" +
+	"\x05event\x18\x02 \x01(\v2\x1d.molt.update.manager.v1.EventR\x05event\"\x96\x02\n" +
+	"\x12ClusterPackageDone\x12\x1d\n" +
+	"\n" +
+	"package_id\x18\x01 \x01(\tR\tpackageId\x12@\n" +
+	"\aoutcome\x18\x02 \x01(\x0e2&.molt.update.manager.v1.PackageOutcomeR\aoutcome\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x123\n" +
+	"\amembers\x18\x04 \x03(\v2\x19.molt.admin.v1.MemberDoneR\amembers\x123\n" +
+	"\atargets\x18\x05 \x03(\v2\x19.molt.admin.v1.KindTargetR\atargets\x12\x1d\n" +
+	"\n" +
+	"latency_ns\x18\x06 \x01(\x03R\tlatencyNs\"o\n" +
+	"\n" +
+	"MemberDone\x12\x18\n" +
+	"\aaddress\x18\x01 \x01(\tR\aaddress\x121\n" +
+	"\x04done\x18\x02 \x01(\v2\x1d.molt.update.manager.v1.EventR\x04done\x12\x14\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error\"P\n" +
+	"\n" +
+	"KindTarget\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\rR\aversion\x12\x14\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error\"A\n" +
 	"\fRollBackLast\x12\x17\n" +
 	"\adry_run\x18\x01 \x01(\bR\x06dryRun\x12\x18\n" +
-	"\asummary\x18\x02 \x01(\bR\asummary\"E\n" +
+	"\asummary\x18\x02 \x01(\bR\asummary\"j\n" +
 	"\tSubscribe\x128\n" +
 	"\n" +
 	"subscriber\x18\x01 \x01(\v2\x18.molt.update.v1.ActorRefR\n" +
-	"subscriber\"\x82\x01\n" +
+	"subscriber\x12#\n" +
+	"\rmember_events\x18\x02 \x01(\bR\fmemberEvents\"\x82\x01\n" +
 	"\n" +
 	"Subscribed\x128\n" +
 	"\n" +
@@ -1532,63 +2161,81 @@ func file_admin_admin_proto_rawDescGZIP() []byte {
 	return file_admin_admin_proto_rawDescData
 }
 
-var file_admin_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_admin_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_admin_admin_proto_goTypes = []any{
-	(*Refused)(nil),             // 0: molt.admin.v1.Refused
-	(*ListActors)(nil),          // 1: molt.admin.v1.ListActors
-	(*ActorInfo)(nil),           // 2: molt.admin.v1.ActorInfo
-	(*ActorList)(nil),           // 3: molt.admin.v1.ActorList
-	(*DescribeKind)(nil),        // 4: molt.admin.v1.DescribeKind
-	(*KindDescription)(nil),     // 5: molt.admin.v1.KindDescription
-	(*VersionInfo)(nil),         // 6: molt.admin.v1.VersionInfo
-	(*Adapter)(nil),             // 7: molt.admin.v1.Adapter
-	(*Migration)(nil),           // 8: molt.admin.v1.Migration
-	(*Selector)(nil),            // 9: molt.admin.v1.Selector
-	(*UpdateActors)(nil),        // 10: molt.admin.v1.UpdateActors
-	(*UpdateActorsResult)(nil),  // 11: molt.admin.v1.UpdateActorsResult
-	(*RunPackage)(nil),          // 12: molt.admin.v1.RunPackage
-	(*CancelPackage)(nil),       // 13: molt.admin.v1.CancelPackage
-	(*RollBackLast)(nil),        // 14: molt.admin.v1.RollBackLast
-	(*Subscribe)(nil),           // 15: molt.admin.v1.Subscribe
-	(*Subscribed)(nil),          // 16: molt.admin.v1.Subscribed
-	(*Unsubscribe)(nil),         // 17: molt.admin.v1.Unsubscribe
-	(*Unsubscribed)(nil),        // 18: molt.admin.v1.Unsubscribed
-	(*TakeoverStatus)(nil),      // 19: molt.admin.v1.TakeoverStatus
-	(*TakeoverProgress)(nil),    // 20: molt.admin.v1.TakeoverProgress
-	nil,                         // 21: molt.admin.v1.ListActors.LabelsEntry
-	nil,                         // 22: molt.admin.v1.ActorInfo.LabelsEntry
-	nil,                         // 23: molt.admin.v1.Selector.LabelsEntry
-	(*update.ActorRef)(nil),     // 24: molt.update.v1.ActorRef
-	(*update.UpdateResult)(nil), // 25: molt.update.v1.UpdateResult
-	(*durationpb.Duration)(nil), // 26: google.protobuf.Duration
-	(update.Order)(0),           // 27: molt.update.v1.Order
-	(*takeover.Progress)(nil),   // 28: molt.takeover.v1.Progress
+	(*Refused)(nil),                 // 0: molt.admin.v1.Refused
+	(*ListActors)(nil),              // 1: molt.admin.v1.ListActors
+	(*ActorInfo)(nil),               // 2: molt.admin.v1.ActorInfo
+	(*ActorList)(nil),               // 3: molt.admin.v1.ActorList
+	(*MemberStatus)(nil),            // 4: molt.admin.v1.MemberStatus
+	(*DescribeKind)(nil),            // 5: molt.admin.v1.DescribeKind
+	(*KindDescription)(nil),         // 6: molt.admin.v1.KindDescription
+	(*VersionInfo)(nil),             // 7: molt.admin.v1.VersionInfo
+	(*Adapter)(nil),                 // 8: molt.admin.v1.Adapter
+	(*Migration)(nil),               // 9: molt.admin.v1.Migration
+	(*Selector)(nil),                // 10: molt.admin.v1.Selector
+	(*UpdateActors)(nil),            // 11: molt.admin.v1.UpdateActors
+	(*UpdateActorsResult)(nil),      // 12: molt.admin.v1.UpdateActorsResult
+	(*RunPackage)(nil),              // 13: molt.admin.v1.RunPackage
+	(*CancelPackage)(nil),           // 14: molt.admin.v1.CancelPackage
+	(*ClusterPackage)(nil),          // 15: molt.admin.v1.ClusterPackage
+	(*MemberPackage)(nil),           // 16: molt.admin.v1.MemberPackage
+	(*MemberEvent)(nil),             // 17: molt.admin.v1.MemberEvent
+	(*ClusterPackageDone)(nil),      // 18: molt.admin.v1.ClusterPackageDone
+	(*MemberDone)(nil),              // 19: molt.admin.v1.MemberDone
+	(*KindTarget)(nil),              // 20: molt.admin.v1.KindTarget
+	(*RollBackLast)(nil),            // 21: molt.admin.v1.RollBackLast
+	(*Subscribe)(nil),               // 22: molt.admin.v1.Subscribe
+	(*Subscribed)(nil),              // 23: molt.admin.v1.Subscribed
+	(*Unsubscribe)(nil),             // 24: molt.admin.v1.Unsubscribe
+	(*Unsubscribed)(nil),            // 25: molt.admin.v1.Unsubscribed
+	(*TakeoverStatus)(nil),          // 26: molt.admin.v1.TakeoverStatus
+	(*TakeoverProgress)(nil),        // 27: molt.admin.v1.TakeoverProgress
+	nil,                             // 28: molt.admin.v1.ListActors.LabelsEntry
+	nil,                             // 29: molt.admin.v1.ActorInfo.LabelsEntry
+	nil,                             // 30: molt.admin.v1.Selector.LabelsEntry
+	(*update.ActorRef)(nil),         // 31: molt.update.v1.ActorRef
+	(*update.UpdateResult)(nil),     // 32: molt.update.v1.UpdateResult
+	(*durationpb.Duration)(nil),     // 33: google.protobuf.Duration
+	(update.Order)(0),               // 34: molt.update.v1.Order
+	(*manager.PackageAccepted)(nil), // 35: molt.update.manager.v1.PackageAccepted
+	(*manager.Event)(nil),           // 36: molt.update.manager.v1.Event
+	(manager.PackageOutcome)(0),     // 37: molt.update.manager.v1.PackageOutcome
+	(*takeover.Progress)(nil),       // 38: molt.takeover.v1.Progress
 }
 var file_admin_admin_proto_depIdxs = []int32{
-	21, // 0: molt.admin.v1.ListActors.labels:type_name -> molt.admin.v1.ListActors.LabelsEntry
-	24, // 1: molt.admin.v1.ActorInfo.pid:type_name -> molt.update.v1.ActorRef
-	22, // 2: molt.admin.v1.ActorInfo.labels:type_name -> molt.admin.v1.ActorInfo.LabelsEntry
-	25, // 3: molt.admin.v1.ActorInfo.last_update:type_name -> molt.update.v1.UpdateResult
+	28, // 0: molt.admin.v1.ListActors.labels:type_name -> molt.admin.v1.ListActors.LabelsEntry
+	31, // 1: molt.admin.v1.ActorInfo.pid:type_name -> molt.update.v1.ActorRef
+	29, // 2: molt.admin.v1.ActorInfo.labels:type_name -> molt.admin.v1.ActorInfo.LabelsEntry
+	32, // 3: molt.admin.v1.ActorInfo.last_update:type_name -> molt.update.v1.UpdateResult
 	2,  // 4: molt.admin.v1.ActorList.actors:type_name -> molt.admin.v1.ActorInfo
-	6,  // 5: molt.admin.v1.KindDescription.versions:type_name -> molt.admin.v1.VersionInfo
-	8,  // 6: molt.admin.v1.KindDescription.migrations:type_name -> molt.admin.v1.Migration
-	7,  // 7: molt.admin.v1.VersionInfo.adapters:type_name -> molt.admin.v1.Adapter
-	23, // 8: molt.admin.v1.Selector.labels:type_name -> molt.admin.v1.Selector.LabelsEntry
-	24, // 9: molt.admin.v1.UpdateActors.pid:type_name -> molt.update.v1.ActorRef
-	9,  // 10: molt.admin.v1.UpdateActors.selector:type_name -> molt.admin.v1.Selector
-	26, // 11: molt.admin.v1.UpdateActors.deadline:type_name -> google.protobuf.Duration
-	27, // 12: molt.admin.v1.UpdateActors.order:type_name -> molt.update.v1.Order
-	25, // 13: molt.admin.v1.UpdateActorsResult.results:type_name -> molt.update.v1.UpdateResult
-	24, // 14: molt.admin.v1.Subscribe.subscriber:type_name -> molt.update.v1.ActorRef
-	24, // 15: molt.admin.v1.Subscribed.subscriber:type_name -> molt.update.v1.ActorRef
-	24, // 16: molt.admin.v1.Unsubscribe.subscriber:type_name -> molt.update.v1.ActorRef
-	24, // 17: molt.admin.v1.Unsubscribed.subscriber:type_name -> molt.update.v1.ActorRef
-	28, // 18: molt.admin.v1.TakeoverProgress.progress:type_name -> molt.takeover.v1.Progress
-	19, // [19:19] is the sub-list for method output_type
-	19, // [19:19] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	4,  // 5: molt.admin.v1.ActorList.members:type_name -> molt.admin.v1.MemberStatus
+	7,  // 6: molt.admin.v1.KindDescription.versions:type_name -> molt.admin.v1.VersionInfo
+	9,  // 7: molt.admin.v1.KindDescription.migrations:type_name -> molt.admin.v1.Migration
+	8,  // 8: molt.admin.v1.VersionInfo.adapters:type_name -> molt.admin.v1.Adapter
+	30, // 9: molt.admin.v1.Selector.labels:type_name -> molt.admin.v1.Selector.LabelsEntry
+	31, // 10: molt.admin.v1.UpdateActors.pid:type_name -> molt.update.v1.ActorRef
+	10, // 11: molt.admin.v1.UpdateActors.selector:type_name -> molt.admin.v1.Selector
+	33, // 12: molt.admin.v1.UpdateActors.deadline:type_name -> google.protobuf.Duration
+	34, // 13: molt.admin.v1.UpdateActors.order:type_name -> molt.update.v1.Order
+	32, // 14: molt.admin.v1.UpdateActorsResult.results:type_name -> molt.update.v1.UpdateResult
+	16, // 15: molt.admin.v1.ClusterPackage.members:type_name -> molt.admin.v1.MemberPackage
+	35, // 16: molt.admin.v1.MemberPackage.accepted:type_name -> molt.update.manager.v1.PackageAccepted
+	36, // 17: molt.admin.v1.MemberEvent.event:type_name -> molt.update.manager.v1.Event
+	37, // 18: molt.admin.v1.ClusterPackageDone.outcome:type_name -> molt.update.manager.v1.PackageOutcome
+	19, // 19: molt.admin.v1.ClusterPackageDone.members:type_name -> molt.admin.v1.MemberDone
+	20, // 20: molt.admin.v1.ClusterPackageDone.targets:type_name -> molt.admin.v1.KindTarget
+	36, // 21: molt.admin.v1.MemberDone.done:type_name -> molt.update.manager.v1.Event
+	31, // 22: molt.admin.v1.Subscribe.subscriber:type_name -> molt.update.v1.ActorRef
+	31, // 23: molt.admin.v1.Subscribed.subscriber:type_name -> molt.update.v1.ActorRef
+	31, // 24: molt.admin.v1.Unsubscribe.subscriber:type_name -> molt.update.v1.ActorRef
+	31, // 25: molt.admin.v1.Unsubscribed.subscriber:type_name -> molt.update.v1.ActorRef
+	38, // 26: molt.admin.v1.TakeoverProgress.progress:type_name -> molt.takeover.v1.Progress
+	27, // [27:27] is the sub-list for method output_type
+	27, // [27:27] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_admin_admin_proto_init() }
@@ -1602,7 +2249,7 @@ func file_admin_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_admin_admin_proto_rawDesc), len(file_admin_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   24,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

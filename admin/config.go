@@ -52,6 +52,16 @@ const (
 	// a slow service is told as such rather than as a node that does not
 	// answer.
 	DefaultTakeoverTimeout = 5 * time.Second
+	// DefaultPeerTimeout bounds each member's answer to a request an
+	// admin forwards to it: a cluster-wide list asks in at most two
+	// rounds, which stays under the CLI's default --timeout of 10 s.
+	DefaultPeerTimeout = 3 * time.Second
+	// DefaultMaxPeers bounds the members a cluster-wide request goes to.
+	DefaultMaxPeers = 256
+	// DefaultClusterPackageTimeout bounds how long an admin follows a
+	// cluster-wide package for a member that neither ends it nor is seen
+	// to leave (a partition protoactor does not report).
+	DefaultClusterPackageTimeout = time.Hour
 )
 
 // MaxNameBytes bounds Config.Name.
@@ -74,7 +84,44 @@ type Config struct {
 	MaxTrackedPackages int
 	ManagerTimeout     time.Duration
 	TakeoverTimeout    time.Duration
+
+	// Cluster, when set, makes ListActors, RunPackage and CancelPackage
+	// cluster-wide (unless the request says local): the admin forwards
+	// them, marked local, to the admin of every member Cluster.Members
+	// names (at the same Name), over the node's remote, which presents the
+	// node's own credential (RemoteConfig.Token, DialTLS); each member's
+	// admin authorizes that node as it would the CLI. nil: the node's own
+	// actors alone. cluster.AdminCluster wires a cluster member.
+	Cluster Cluster
+	// PeerTimeout bounds each member's answer to a forwarded request; a
+	// member that does not answer in time is reported as such.
+	PeerTimeout time.Duration
+	// MaxPeers bounds the members a cluster-wide request goes to; a
+	// cluster over it is refused.
+	MaxPeers int
+	// ClusterPackageTimeout bounds how long a cluster-wide package is
+	// followed after it started on every member.
+	ClusterPackageTimeout time.Duration
 }
+
+// Cluster is what an admin knows of the cluster its node is a member of.
+// Its methods are called from the admin's actor and must not block long;
+// they may be called concurrently with anything else.
+type Cluster interface {
+	// Members returns the remote addresses (host:port) of the cluster's
+	// members as the node sees them now, its own included or not.
+	Members() []string
+	// SetVersion sets kind's version for the whole cluster: new
+	// activations start at v on every member, and every member brings
+	// the activations it holds to v. It returns an error wrapping
+	// ErrNotClusterKind when no member hosts kind as a cluster kind.
+	SetVersion(kind string, v uint32) error
+}
+
+// ErrNotClusterKind is wrapped by Cluster.SetVersion's error for a kind
+// that is not hosted as a cluster kind: its actors are named actors, which
+// a package moves and nothing else places.
+var ErrNotClusterKind = errors.New("admin: not a cluster kind")
 
 // Validate reports every field out of range, each by name.
 func (c Config) Validate() error {
@@ -92,6 +139,7 @@ func (c Config) Validate() error {
 		{"MaxStringBytes", c.MaxStringBytes},
 		{"MaxDocumentBytes", c.MaxDocumentBytes},
 		{"MaxTrackedPackages", c.MaxTrackedPackages},
+		{"MaxPeers", c.MaxPeers},
 	} {
 		if f.v < 0 {
 			errs = append(errs, fmt.Errorf("admin: Config.%s is %d: give a positive limit, or 0 for the default", f.name, f.v))
@@ -102,6 +150,12 @@ func (c Config) Validate() error {
 	}
 	if c.TakeoverTimeout < 0 {
 		errs = append(errs, fmt.Errorf("admin: Config.TakeoverTimeout is %v: give a positive duration, or 0 for the default", c.TakeoverTimeout))
+	}
+	if c.PeerTimeout < 0 {
+		errs = append(errs, fmt.Errorf("admin: Config.PeerTimeout is %v: give a positive duration, or 0 for the default", c.PeerTimeout))
+	}
+	if c.ClusterPackageTimeout < 0 {
+		errs = append(errs, fmt.Errorf("admin: Config.ClusterPackageTimeout is %v: give a positive duration, or 0 for the default", c.ClusterPackageTimeout))
 	}
 	if c.MaxStringBytes > DefaultMaxStringBytes {
 		errs = append(errs, fmt.Errorf("admin: Config.MaxStringBytes is %d, over %d: actors refuse longer ids", c.MaxStringBytes, DefaultMaxStringBytes))
@@ -137,6 +191,13 @@ func (c Config) withDefaults() Config {
 	}
 	if c.TakeoverTimeout == 0 {
 		c.TakeoverTimeout = DefaultTakeoverTimeout
+	}
+	def(&c.MaxPeers, DefaultMaxPeers)
+	if c.PeerTimeout == 0 {
+		c.PeerTimeout = DefaultPeerTimeout
+	}
+	if c.ClusterPackageTimeout == 0 {
+		c.ClusterPackageTimeout = DefaultClusterPackageTimeout
 	}
 	if c.Name == "" {
 		c.Name = DefaultName
