@@ -99,6 +99,11 @@ func NewNode(catalog *registry.Catalog, options ...Option) *Node {
 		pa.WithMailbox(func() pa.Mailbox {
 			cl := n.spawning
 			cl.mailbox = mailbox.New()
+			if cl.imported != nil {
+				// Nothing reaches an imported actor before Release: the
+				// consumer has not started, so the hold can be set here.
+				cl.mailbox.Hold(nil)
+			}
 			return cl.mailbox
 		}),
 		pa.WithOnInit(func(ctx pa.Context) { n.cells.expect(ctx.Self().GetId(), n.spawning) }))
@@ -217,7 +222,7 @@ func (n *Node) Spawn(kind string, version uint32, options ...SpawnOption) (*pa.P
 		}
 	}
 	var pid *pa.PID
-	if len(c.props) == 0 && c.parent == nil && c.imported == nil {
+	if len(c.props) == 0 && c.parent == nil {
 		pid, err = n.spawnShared(cl)
 	} else {
 		pid, err = n.spawnOwn(cl, &c)
@@ -253,8 +258,8 @@ func (n *Node) spawnShared(cl *cell) (*pa.PID, error) {
 	return n.system.Root.SpawnNamed(n.props, cl.name)
 }
 
-// spawnOwn spawns cl's actor with props of its own: under a parent, with
-// props options, or imported.
+// spawnOwn spawns cl's actor with props of its own: under a parent, or
+// with props options.
 func (n *Node) spawnOwn(cl *cell, c *spawnConfig) (*pa.PID, error) {
 	opts := make([]pa.PropsOption, 0, len(c.props)+2)
 	opts = append(opts, pa.WithDispatcher(n.workers))

@@ -23,22 +23,22 @@ type Entry struct {
 // update and stop, so that what it says can be trusted. DirectoryOf makes
 // a fixed one.
 type Directory struct {
-	mu      sync.RWMutex
-	entries map[pidKey]Entry
-	byID    map[string][]pidKey // the same actors by PID id, for ByName
+	mu sync.RWMutex
+	// byID has the actors by PID id: a node's directory, with one address,
+	// needs no more, and one map entry per actor is most of what an idle
+	// actor costs here. Actors of other addresses whose id byID holds
+	// already (a directory of several nodes: DirectoryOf) are in others.
+	byID   map[string]Entry
+	others map[string][]Entry // nil until an id is seen on two addresses
+	count  int
 }
-
-// pidKey identifies a PID by address and id: two nodes may use the same id.
-type pidKey struct{ address, id string }
-
-func keyOf(pid *actor.PID) pidKey { return pidKey{pid.GetAddress(), pid.GetId()} }
 
 // DirectoryOf returns a directory that holds entries, the first of any two
 // with the same PID, and never changes: live actors recorded elsewhere, to
 // plan against in a dry run (manifest.Build) or in a test. It keeps labels
 // as given: the caller must not modify them afterwards.
 func DirectoryOf(entries ...Entry) *Directory {
-	d := &Directory{entries: make(map[pidKey]Entry, len(entries)), byID: make(map[string][]pidKey, len(entries))}
+	d := &Directory{byID: make(map[string]Entry, len(entries))}
 	w := (*writer)(d)
 	for _, e := range entries {
 		w.Add(e.PID, e.Kind, e.Version, e.Labels)
@@ -55,47 +55,109 @@ func init() {
 	directory.WriterOf = func(dir any) directory.Writer { return (*writer)(dir.(*Directory)) }
 }
 
-func (w *writer) Add(pid *actor.PID, kind string, version uint32, labels map[string]string) {
-	k := keyOf(pid)
-	w.mu.Lock()
-	if _, ok := w.entries[k]; !ok {
-		w.entries[k] = Entry{PID: pid, Kind: kind, Version: version, Labels: labels}
-		w.byID[k.id] = append(w.byID[k.id], k)
+// find returns where pid's entry is: in byID (i < 0) or others[id][i];
+// ok is false when pid is not recorded. The caller holds the lock.
+func (d *Directory) find(pid *actor.PID) (e Entry, i int, ok bool) {
+	id := pid.GetId()
+	e, ok = d.byID[id]
+	if !ok {
+		return Entry{}, 0, false
 	}
-	w.mu.Unlock()
+	if e.PID.GetAddress() == pid.GetAddress() {
+		return e, -1, true
+	}
+	for i, o := range d.others[id] {
+		if o.PID.GetAddress() == pid.GetAddress() {
+			return o, i, true
+		}
+	}
+	return Entry{}, 0, false
+}
+
+// put records e at i, as find returned it, or as a new entry when ok is
+// false. The caller holds the lock.
+func (d *Directory) put(e Entry, i int, ok bool) {
+	id := e.PID.GetId()
+	switch {
+	case ok && i < 0:
+		d.byID[id] = e
+	case ok:
+		d.others[id][i] = e
+	default:
+		d.count++
+		if _, taken := d.byID[id]; !taken {
+			d.byID[id] = e
+			return
+		}
+		if d.others == nil {
+			d.others = make(map[string][]Entry)
+		}
+		d.others[id] = append(d.others[id], e)
+	}
+}
+
+func (w *writer) Add(pid *actor.PID, kind string, version uint32, labels map[string]string) {
+	d := (*Directory)(w)
+	d.mu.Lock()
+	if _, i, ok := d.find(pid); !ok {
+		d.put(Entry{PID: pid, Kind: kind, Version: version, Labels: labels}, i, false)
+	}
+	d.mu.Unlock()
 }
 
 func (w *writer) Set(pid *actor.PID, kind string, version uint32) {
-	k := keyOf(pid)
-	w.mu.Lock()
-	e, ok := w.entries[k]
-	if !ok {
-		w.byID[k.id] = append(w.byID[k.id], k)
-	}
+	d := (*Directory)(w)
+	d.mu.Lock()
+	e, i, ok := d.find(pid)
 	e.PID, e.Kind, e.Version = pid, kind, version
-	w.entries[k] = e
-	w.mu.Unlock()
+	d.put(e, i, ok)
+	d.mu.Unlock()
 }
 
 func (w *writer) Remove(pid *actor.PID) {
-	k := keyOf(pid)
-	w.mu.Lock()
-	if _, ok := w.entries[k]; ok {
-		delete(w.entries, k)
-		keys := w.byID[k.id]
-		for i, o := range keys {
-			if o == k {
-				keys = append(keys[:i], keys[i+1:]...)
-				break
-			}
-		}
-		if len(keys) == 0 {
-			delete(w.byID, k.id)
-		} else {
-			w.byID[k.id] = keys
+	d := (*Directory)(w)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	_, i, ok := d.find(pid)
+	if !ok {
+		return
+	}
+	d.count--
+	id := pid.GetId()
+	more := d.others[id]
+	switch {
+	case i < 0 && len(more) == 0:
+		delete(d.byID, id)
+		return
+	case i < 0:
+		// Another address's actor with this id takes its place.
+		d.byID[id] = more[0]
+		more = more[1:]
+	default:
+		more = append(more[:i], more[i+1:]...)
+	}
+	if len(more) == 0 {
+		delete(d.others, id)
+	} else {
+		d.others[id] = more
+	}
+}
+
+// each calls fn for every entry until it returns false. The caller holds
+// the lock.
+func (d *Directory) each(fn func(Entry) bool) {
+	for _, e := range d.byID {
+		if !fn(e) {
+			return
 		}
 	}
-	w.mu.Unlock()
+	for _, more := range d.others {
+		for _, e := range more {
+			if !fn(e) {
+				return
+			}
+		}
+	}
 }
 
 // ByName returns the live actors whose PID id is name, on any address,
@@ -103,14 +165,11 @@ func (w *writer) Remove(pid *actor.PID) {
 func (d *Directory) ByName(name string) []Entry {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	keys := d.byID[name]
-	if len(keys) == 0 {
+	e, ok := d.byID[name]
+	if !ok {
 		return nil
 	}
-	out := make([]Entry, len(keys))
-	for i, k := range keys {
-		out[i] = d.entries[k]
-	}
+	out := append([]Entry{e}, d.others[name]...)
 	sort.Slice(out, func(i, j int) bool { return out[i].PID.GetAddress() < out[j].PID.GetAddress() })
 	return out
 }
@@ -118,7 +177,7 @@ func (d *Directory) ByName(name string) []Entry {
 // Lookup returns what the directory knows of pid.
 func (d *Directory) Lookup(pid *actor.PID) (Entry, bool) {
 	d.mu.RLock()
-	e, ok := d.entries[keyOf(pid)]
+	e, _, ok := d.find(pid)
 	d.mu.RUnlock()
 	return e, ok
 }
@@ -127,12 +186,13 @@ func (d *Directory) Lookup(pid *actor.PID) (Entry, bool) {
 // sorted by PID address and id.
 func (d *Directory) List(kind string) []Entry {
 	d.mu.RLock()
-	out := make([]Entry, 0, len(d.entries))
-	for _, e := range d.entries {
+	out := make([]Entry, 0, d.count)
+	d.each(func(e Entry) bool {
 		if kind == "" || e.Kind == kind {
 			out = append(out, e)
 		}
-	}
+		return true
+	})
 	d.mu.RUnlock()
 	sort.Slice(out, func(i, j int) bool {
 		a, b := out[i].PID, out[j].PID
@@ -151,16 +211,12 @@ func (d *Directory) List(kind string) []Entry {
 func (d *Directory) Range(kind string, fn func(Entry) bool) {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	for _, e := range d.entries {
-		if (kind == "" || e.Kind == kind) && !fn(e) {
-			return
-		}
-	}
+	d.each(func(e Entry) bool { return (kind != "" && e.Kind != kind) || fn(e) })
 }
 
 // Len returns the number of live actors recorded.
 func (d *Directory) Len() int {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	return len(d.entries)
+	return d.count
 }

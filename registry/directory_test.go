@@ -10,6 +10,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/molt-go/molt/internal/directory"
 	"github.com/molt-go/molt/registry"
+	"pgregory.net/rapid"
 )
 
 func pid(id string) *actor.PID { return actor.NewPID("nonhost", id) }
@@ -216,4 +217,77 @@ func TestDirectoryOf(t *testing.T) {
 	if got := registry.DirectoryOf(); got.Len() != 0 || len(got.List("")) != 0 {
 		t.Errorf("DirectoryOf() has %d entries, want none", got.Len())
 	}
+}
+
+// TestDirectoryMatchesAModel runs random adds, sets and removes of actors
+// that share ids across addresses (a directory of several nodes) and
+// checks every read against a plain map keyed by address and id.
+func TestDirectoryMatchesAModel(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		d, w := newDirectory()
+		type key struct{ addr, id string }
+		model := map[key]registry.Entry{}
+		addrs := rapid.SampledFrom([]string{"a:1", "b:2", "c:3"})
+		ids := rapid.SampledFrom([]string{"x", "y", "z"})
+		pidOf := func(t *rapid.T) (*actor.PID, key) {
+			k := key{addrs.Draw(t, "addr"), ids.Draw(t, "id")}
+			return actor.NewPID(k.addr, k.id), k
+		}
+		t.Repeat(map[string]func(*rapid.T){
+			"add": func(t *rapid.T) {
+				p, k := pidOf(t)
+				v := rapid.Uint32Range(1, 3).Draw(t, "version")
+				w.Add(p, "kind", v, nil)
+				if _, ok := model[k]; !ok {
+					model[k] = registry.Entry{PID: p, Kind: "kind", Version: v}
+				}
+			},
+			"set": func(t *rapid.T) {
+				p, k := pidOf(t)
+				v := rapid.Uint32Range(1, 3).Draw(t, "version")
+				w.Set(p, "other", v)
+				e := model[k]
+				e.PID, e.Kind, e.Version = p, "other", v
+				model[k] = e
+			},
+			"remove": func(t *rapid.T) {
+				p, k := pidOf(t)
+				w.Remove(p)
+				delete(model, k)
+			},
+			"": func(t *rapid.T) {
+				if d.Len() != len(model) {
+					t.Fatalf("Len %d, the model has %d", d.Len(), len(model))
+				}
+				if got := len(d.List("")); got != len(model) {
+					t.Fatalf("List has %d entries, the model %d", got, len(model))
+				}
+				for _, addr := range []string{"a:1", "b:2", "c:3"} {
+					for _, id := range []string{"x", "y", "z"} {
+						want, wok := model[key{addr, id}]
+						got, ok := d.Lookup(actor.NewPID(addr, id))
+						if ok != wok || got.Kind != want.Kind || got.Version != want.Version {
+							t.Fatalf("Lookup(%s/%s) = %+v %v, the model has %+v %v", addr, id, got, ok, want, wok)
+						}
+					}
+				}
+				for _, id := range []string{"x", "y", "z"} {
+					var want []string
+					for k := range model {
+						if k.id == id {
+							want = append(want, k.addr)
+						}
+					}
+					slices.Sort(want)
+					var got []string
+					for _, e := range d.ByName(id) {
+						got = append(got, e.PID.GetAddress())
+					}
+					if !slices.Equal(got, want) {
+						t.Fatalf("ByName(%s) on %v, the model has %v", id, got, want)
+					}
+				}
+			},
+		})
+	})
 }
