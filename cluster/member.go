@@ -1,9 +1,12 @@
 package cluster
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	pa "github.com/asynkron/protoactor-go/actor"
@@ -56,8 +59,29 @@ type Config struct {
 	// Spawn are options for every activation this member starts, such as
 	// molt.Persistent() for grains that load their latest snapshot (from
 	// the node's store: molt.WithStore) when they are activated; the name,
-	// parent and labels are the cluster's.
+	// parent and labels are the cluster's. A handed-over grain is started
+	// with them too.
 	Spawn []molt.SpawnOption
+
+	// HandoverDeadline bounds one grain's handover on the member it
+	// leaves, from the start of its hold to the decision (DefaultHandoverDeadline
+	// if 0): a grain whose handover does not commit by then resumes where
+	// it was, with its state, and its held calls run there.
+	HandoverDeadline time.Duration
+	// HandoverBatch is how many grains one Handover carries (64 if 0),
+	// HandoverParallel how many batches a member has in flight at once (2
+	// if 0), as a takeover's batches.
+	HandoverBatch, HandoverParallel int
+	// OnArrival, if not nil, is called for each grain handed over to this
+	// member, once it runs here, on the placement actor's goroutine: keep
+	// it short.
+	OnArrival func(Arrival)
+}
+
+// handoverConfig is Config's handover settings with their defaults.
+type handoverConfig struct {
+	deadline        time.Duration
+	batch, parallel int
 }
 
 // Member is a molt node that is a member of a protoactor cluster: its
@@ -71,6 +95,16 @@ type Member struct {
 	lookup *lookup
 	sub    *eventstream.Subscription
 	counters
+
+	handover  handoverConfig
+	onArrival func(Arrival)
+	settle    time.Duration // how long after a change of owners activations ask the other members first
+
+	leaving  atomic.Bool  // Leave has begun
+	traffic  atomic.Int64 // Unix nanoseconds of the latest call or lookup seen while leaving
+	leftOnce sync.Once
+	leftErr  error
+	shutOnce sync.Once
 }
 
 // Start makes node a member of the cluster cfg describes and returns once
@@ -103,7 +137,24 @@ func Start(node *molt.Node, cfg Config) (m *Member, err error) {
 	if kinds == nil {
 		kinds = cat.Kinds()
 	}
-	m = &Member{node: node, spawn: cfg.Spawn, table: newTable(cfg.Policy), runs: map[string][]uint32{}}
+	if cfg.HandoverDeadline <= 0 {
+		cfg.HandoverDeadline = DefaultHandoverDeadline
+	}
+	if cfg.HandoverDeadline < update.MinDeadline || cfg.HandoverDeadline > update.MaxDeadline {
+		return nil, fmt.Errorf("%w: handover deadline %v: give one from %v to %v", ErrConfig, cfg.HandoverDeadline, update.MinDeadline, update.MaxDeadline)
+	}
+	if cfg.HandoverBatch <= 0 {
+		cfg.HandoverBatch = 64
+	}
+	if cfg.HandoverParallel <= 0 {
+		cfg.HandoverParallel = 2
+	}
+	m = &Member{
+		node: node, spawn: cfg.Spawn, table: newTable(cfg.Policy), runs: map[string][]uint32{},
+		handover:  handoverConfig{deadline: cfg.HandoverDeadline, batch: cfg.HandoverBatch, parallel: cfg.HandoverParallel},
+		onArrival: cfg.OnArrival,
+		settle:    2*cfg.HandoverDeadline + 5*time.Second,
+	}
 	var ck []*pc.Kind
 	for _, kind := range kinds {
 		vs := Runnable(cat, kind)
@@ -253,20 +304,154 @@ type Stats struct {
 	// Upgraded and Failed count the activations moved to their kind's
 	// version in place, and the updates that did not commit.
 	Upgraded, Failed int64
+	// MovedOut and MovedIn count the grains handed over from this member
+	// and to it; MoveFailed the handovers from it that did not commit
+	// (the grain ran on here, and the move was tried again).
+	MovedOut, MovedIn, MoveFailed int64
+	// Lost counts the grains Leave stopped without a handover.
+	Lost int64
 }
 
 // Stats returns the member's counters.
 func (m *Member) Stats() Stats {
-	return Stats{Refused: m.refused.Load(), Upgraded: m.upgraded.Load(), Failed: m.failed.Load()}
+	return Stats{
+		Refused: m.refused.Load(), Upgraded: m.upgraded.Load(), Failed: m.failed.Load(),
+		MovedOut: m.movedOut.Load(), MovedIn: m.movedIn.Load(), MoveFailed: m.moveFailed.Load(), Lost: m.lost.Load(),
+	}
 }
 
-// Shutdown leaves the cluster: the member deregisters from its provider,
-// stops its activations (their state goes with them unless they persist
-// it) and stops remote. The node keeps running; shut it down after.
-func (m *Member) Shutdown() {
-	m.node.System().EventStream.Unsubscribe(m.sub)
+// ErrGrainsLost is returned by Leave when some grains could not be handed
+// over before its context ended, or had no other member to go to (no
+// member left runs their kind's version): they were stopped, and their
+// in-memory state is lost unless they persist it.
+var ErrGrainsLost = errors.New("molt cluster: grains stopped without a handover")
+
+// drainQuiet is how long a member that has left waits with no call
+// reaching its forwarders, nor lookup its placement, before Leave returns:
+// the other members have dropped it from their topology by then.
+const drainQuiet = 300 * time.Millisecond
+
+// DefaultLeaveTimeout bounds the Leave that Shutdown runs.
+const DefaultLeaveTimeout = 30 * time.Second
+
+// Leave hands every grain this member holds, with its state, to the member
+// that owns it without this one, and leaves the cluster. In order:
+//
+//  1. The member tells the others that it leaves: from then on no member
+//     places a grain on it, a kind's version is computed without it, and
+//     it takes no handover. A lookup that reaches it meanwhile is passed on
+//     to the grain's new owner, which answers the caller.
+//  2. Its grains move, in batches (Config.HandoverBatch, HandoverParallel),
+//     each through the six phases: held and sealed here, migrated and
+//     started held on the new owner, committed here (the old PID forwards
+//     every call, in order, to the new one), released there. Calls that
+//     arrive meanwhile wait and then run, in order, on the new owner. A
+//     handover that fails (the new owner dies or refuses, the migration
+//     fails, the deadline passes) leaves the grain running here with its
+//     state; it is tried again a second later, until ctx ends.
+//  3. Once nothing is left to move, the member deregisters from the
+//     provider, and waits until no call has reached its forwarders, nor a
+//     lookup its placement actor, for 300 ms (the others have dropped it
+//     from their topology), or until ctx ends.
+//
+// When ctx ends before every grain has moved, or a grain has no member
+// to go to (no other member runs its kind's version), the grains still
+// here are stopped and Leave returns ErrGrainsLost with their count: their
+// in-memory state is lost unless they persist it (molt.Persistent), in
+// which case they reload it on their next activation. Leave is bounded by
+// ctx and by twice the handover deadline of the batches in flight when it
+// ends.
+//
+// After Leave the member serves no grain; call Shutdown to stop it.
+// Leave runs once: later calls return the first one's result.
+func (m *Member) Leave(ctx context.Context) error {
+	m.leftOnce.Do(func() { m.leftErr = m.leave(ctx) })
+	return m.leftErr
+}
+
+func (m *Member) leave(ctx context.Context) error {
+	self := m.Address()
+	m.leaving.Store(true)
+	m.touch()
+	pid := m.lookup.pid
+	if pid == nil {
+		_ = m.c.Config.ClusterProvider.Shutdown(true)
+		return nil
+	}
+	m.table.leave(self)
+	for _, addr := range m.table.addresses() {
+		if addr != self {
+			m.node.Root().Send(pa.NewPID(addr, PlacementName), &Leaving{Address: self})
+		}
+	}
+	before := m.lost.Load()
+	call := &leaveCall{done: make(chan struct{})}
+	m.node.Root().Send(pid, call)
+	select {
+	case <-call.done:
+	case <-ctx.Done():
+	}
+	// What is left has no member to go to, or no time: stopped.
+	_ = m.node.Root().RequestFuture(pid, leaveStop{}, 5*time.Second).Wait()
 	_ = m.c.Config.ClusterProvider.Shutdown(true)
-	m.lookup.Shutdown()
-	m.c.Gossip.Shutdown()
-	m.c.Remote.Shutdown(true)
+	if m.movedOut.Load() > 0 {
+		m.drain(ctx)
+	}
+	if lost := m.lost.Load() - before; lost > 0 {
+		return fmt.Errorf("%w: %d grains of %s (%v)", ErrGrainsLost, lost, self, context.Cause(ctx))
+	}
+	return nil
+}
+
+// drain waits until nothing has reached the member for drainQuiet, or ctx
+// ends.
+func (m *Member) drain(ctx context.Context) {
+	t := time.NewTimer(drainQuiet)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		quiet := time.Since(time.Unix(0, m.traffic.Load()))
+		if quiet >= drainQuiet {
+			return
+		}
+		t.Reset(drainQuiet - quiet)
+	}
+}
+
+// touch records traffic while the member leaves.
+func (m *Member) touch() {
+	if m.leaving.Load() {
+		m.traffic.Store(time.Now().UnixNano())
+	}
+}
+
+// middleware is grainMiddleware, and records the calls that reach a
+// member that leaves (forwarded, most of them).
+func (m *Member) middleware(next pa.ReceiverFunc) pa.ReceiverFunc {
+	inner := grainMiddleware(next)
+	return func(c pa.ReceiverContext, env *pa.MessageEnvelope) {
+		m.touch()
+		inner(c, env)
+	}
+}
+
+// Shutdown leaves the cluster, handing its grains over first (Leave, with
+// DefaultLeaveTimeout, if Leave was not called), then stops its placement
+// actor (and with it every forwarder and whatever Leave could not move),
+// gossip and remote. The node keeps running; shut it down after. Shutdown
+// runs once.
+func (m *Member) Shutdown() {
+	m.shutOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), DefaultLeaveTimeout)
+		_ = m.Leave(ctx)
+		cancel()
+		m.node.System().EventStream.Unsubscribe(m.sub)
+		m.lookup.Shutdown()
+		m.c.Gossip.Shutdown()
+		m.c.Remote.Shutdown(true)
+	})
 }

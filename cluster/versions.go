@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	pc "github.com/asynkron/protoactor-go/cluster"
 )
@@ -116,29 +117,80 @@ func (m member) speaks(kind string) uint32 {
 }
 
 // table is a member's view of the cluster's versions: which member runs
-// which versions (from the topology), and each kind's target (from gossip
-// and SetVersion). Every method is safe for concurrent use.
+// which versions (from the topology), each kind's target (from gossip and
+// SetVersion), and which members are leaving. Every method is safe for
+// concurrent use.
 type table struct {
 	policy Policy
 
 	mu      sync.RWMutex
 	members []member          // the topology, in its order
 	targets map[string]Target // kind → latest target known here
+	leaving map[string]bool   // addresses of members that leave: no grain is placed on them
+	changed time.Time         // the latest change of owners: topology, target or a member leaving
 }
 
 func newTable(p Policy) *table {
-	return &table{policy: p, targets: map[string]Target{}}
+	return &table{policy: p, targets: map[string]Target{}, leaving: map[string]bool{}}
 }
 
 // setMembers replaces the topology.
 func (t *table) setMembers(ms []*pc.Member) {
 	out := make([]member, 0, len(ms))
+	present := make(map[string]bool, len(ms))
 	for _, m := range ms {
 		out = append(out, memberOf(m))
+		present[m.Address()] = true
 	}
 	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(out) != len(t.members) {
+		t.changed = time.Now()
+	} else {
+		for _, m := range t.members {
+			if !present[m.m.Address()] {
+				t.changed = time.Now()
+				break
+			}
+		}
+	}
 	t.members = out
-	t.mu.Unlock()
+	for addr := range t.leaving {
+		if !present[addr] {
+			delete(t.leaving, addr) // gone: nothing to remember
+		}
+	}
+}
+
+// leave marks the member at addr as leaving and reports whether it was
+// not already: it holds no grain from now on, and a kind's version is
+// computed without it.
+func (t *table) leave(addr string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.leaving[addr] {
+		return false
+	}
+	t.leaving[addr] = true
+	t.changed = time.Now()
+	return true
+}
+
+// isLeaving reports whether the member at addr leaves.
+func (t *table) isLeaving(addr string) bool {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.leaving[addr]
+}
+
+// settled reports whether owners have not changed for d: then a member
+// asked to activate a grain it does not hold can rely on no other member
+// holding it (a member that held it has handed it over by then, or keeps
+// retrying to), and need not ask the others first.
+func (t *table) settled(d time.Duration) bool {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return time.Since(t.changed) > d
 }
 
 // learn records a target and reports whether it is newer than the one
@@ -150,6 +202,7 @@ func (t *table) learn(kind string, tg Target) bool {
 		return false
 	}
 	t.targets[kind] = tg
+	t.changed = time.Now()
 	return true
 }
 
@@ -191,7 +244,7 @@ func (t *table) current(kind string) (uint32, bool) {
 func (t *table) currentLocked(kind string) (uint32, bool) {
 	var hosts []member
 	for _, m := range t.members {
-		if len(m.runs[kind]) > 0 {
+		if len(m.runs[kind]) > 0 && !t.leaving[m.m.Address()] {
 			hosts = append(hosts, m)
 		}
 	}
@@ -228,13 +281,16 @@ func defaultVersion(kind string, hosts []member) uint32 {
 
 // eligible returns the members that may hold an activation of kind: for a
 // molt kind, those that run its current version; for any other kind, those
-// that registered it.
+// that registered it; never a member that leaves.
 func (t *table) eligible(kind string) []*pc.Member {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	var out []*pc.Member
 	v, molt := t.currentLocked(kind)
 	for _, m := range t.members {
+		if t.leaving[m.m.Address()] {
+			continue
+		}
 		if (molt && m.canRun(kind, v)) || (!molt && m.kinds[kind]) {
 			out = append(out, m.m)
 		}
@@ -257,6 +313,32 @@ func (t *table) owner(ci *pc.ClusterIdentity) string {
 	r := pc.NewRendezvous()
 	r.UpdateMembers(ms)
 	return r.GetByClusterIdentity(ci)
+}
+
+// hosts returns the addresses of the members other than self that host
+// kind, leaving ones included: those that may hold one of its grains.
+func (t *table) hosts(kind, self string) []string {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	var out []string
+	for _, m := range t.members {
+		if a := m.m.Address(); a != self && (m.kinds[kind] || len(m.runs[kind]) > 0) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// present reports whether the member at addr is in the topology.
+func (t *table) present(addr string) bool {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	for _, m := range t.members {
+		if m.m.Address() == addr {
+			return true
+		}
+	}
+	return false
 }
 
 // addresses returns every member's address.
