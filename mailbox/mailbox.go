@@ -56,8 +56,13 @@ type Mailbox struct {
 	// Rarely written, then read-mostly: they keep the producers' hot fields
 	// above and the consumer's below on different cache lines, without
 	// padding.
-	system      inbox
-	control     inbox
+	//
+	// The system and control lanes are made on first use (under mu, never
+	// dropped): an idle actor has seen one system message, Started, which
+	// protoactor posts once, at spawn, before any other, and which needs no
+	// queue. Together they are 40 % of a mailbox.
+	started     atomic.Pointer[actor.Started] // posted and not yet delivered
+	rare        atomic.Pointer[lanes]
 	invoker     actor.MessageInvoker
 	dispatcher  actor.Dispatcher
 	process     func()                     // m.processMessages, bound once: scheduling allocates nothing
@@ -73,8 +78,32 @@ type Mailbox struct {
 	admit       Filter
 	parking     *parking // made when first needed: most actors never hold
 	afterSystem func()   // called after a system message that runs behaviour code, while holding
-	systemOut   outbox
-	controlOut  outbox
+}
+
+// lanes are the system and control lanes: inboxes written under the
+// mailbox's lock, outboxes by the consumer.
+type lanes struct {
+	system     inbox
+	control    inbox
+	systemOut  outbox
+	controlOut outbox
+}
+
+// lanes returns the mailbox's system and control lanes, made on first
+// use. Producers only: the consumer reads m.rare, nil when nothing was
+// ever posted there.
+func (m *Mailbox) lanes() *lanes {
+	if l := m.rare.Load(); l != nil {
+		return l
+	}
+	m.mu.Lock()
+	l := m.rare.Load()
+	if l == nil {
+		l = new(lanes)
+		m.rare.Store(l)
+	}
+	m.mu.Unlock()
+	return l
 }
 
 // parking is where a holding mailbox parks messages.
@@ -148,7 +177,7 @@ func (m *Mailbox) PostUserMessage(message any) {
 		mw.MessagePosted(message)
 	}
 	if IsControl(message) {
-		m.control.push(&m.mu, message)
+		m.lanes().control.push(&m.mu, message)
 	} else {
 		m.user.push(&m.mu, message)
 	}
@@ -161,7 +190,13 @@ func (m *Mailbox) PostSystemMessage(message any) {
 	for _, mw := range m.mws() {
 		mw.MessagePosted(message)
 	}
-	m.system.push(&m.mu, message)
+	if s, ok := message.(*actor.Started); ok && m.started.CompareAndSwap(nil, s) {
+		// Posted at spawn, before any other system message: delivered
+		// first, it keeps its order without a queue.
+		m.schedule()
+		return
+	}
+	m.lanes().system.push(&m.mu, message)
 	m.schedule()
 }
 
@@ -187,12 +222,28 @@ func (m *Mailbox) UserMessageCount() int {
 // Counts returns what the mailbox has waiting. The three numbers are read
 // one after the other, not as one atomic snapshot.
 func (m *Mailbox) Counts() Counts {
-	return Counts{Queued: m.userLen(), Held: int(m.held.Load()), Control: length(&m.control, &m.controlOut)}
+	return Counts{Queued: m.userLen(), Held: int(m.held.Load()), Control: m.controlLen()}
 }
 
-func (m *Mailbox) userLen() int    { return length(&m.user, &m.userOut) }
-func (m *Mailbox) systemLen() int  { return length(&m.system, &m.systemOut) }
-func (m *Mailbox) controlLen() int { return length(&m.control, &m.controlOut) }
+func (m *Mailbox) userLen() int { return length(&m.user, &m.userOut) }
+
+func (m *Mailbox) systemLen() int {
+	n := 0
+	if m.started.Load() != nil {
+		n = 1
+	}
+	if l := m.rare.Load(); l != nil {
+		n += length(&l.system, &l.systemOut)
+	}
+	return n
+}
+
+func (m *Mailbox) controlLen() int {
+	if l := m.rare.Load(); l != nil {
+		return length(&l.control, &l.controlOut)
+	}
+	return 0
+}
 
 // park returns the parking area, made on first use.
 func (m *Mailbox) park() *parking {
@@ -286,10 +337,15 @@ func (m *Mailbox) processMessages() {
 // next returns the next message to deliver and whether it is a system
 // message, or nil when there is nothing to deliver now.
 func (m *Mailbox) next() (any, bool) {
+	if s := m.started.Load(); s != nil {
+		m.started.Store(nil)
+		return s, true
+	}
 	for {
+		l := m.rare.Load()
 		// System messages are rare: their lane keeps no buffer once
 		// drained.
-		if msg := m.systemOut.pop(&m.mu, &m.system, false); msg != nil {
+		if msg := l.popSystem(&m.mu); msg != nil {
 			if m.holding && m.admit == nil && !lifecycle(msg) {
 				m.park().heldSystem.push(msg)
 				continue
@@ -302,7 +358,7 @@ func (m *Mailbox) next() (any, bool) {
 		if m.suspended.Load() == 1 {
 			return nil, false
 		}
-		if msg := m.controlOut.pop(&m.mu, &m.control, true); msg != nil {
+		if msg := l.popControl(&m.mu); msg != nil {
 			return msg, false
 		}
 		if !m.holding && m.parkedLen() > 0 {
@@ -316,6 +372,22 @@ func (m *Mailbox) next() (any, bool) {
 		m.park().parked.push(msg)
 		m.held.Add(1)
 	}
+}
+
+// popSystem and popControl pop the lanes' next message, nil from lanes
+// never made. Consumer only.
+func (l *lanes) popSystem(mu *sync.Mutex) any {
+	if l == nil {
+		return nil
+	}
+	return l.systemOut.pop(mu, &l.system, false)
+}
+
+func (l *lanes) popControl(mu *sync.Mutex) any {
+	if l == nil {
+		return nil
+	}
+	return l.controlOut.pop(mu, &l.control, true)
 }
 
 // lifecycle reports whether a system message is one of protoactor's

@@ -233,6 +233,31 @@ func TestSystemMessagesFirst(t *testing.T) {
 	expectLog(t, rec.waitFor(t, 6), "gate", "sys:s1", "sys:s2", "u1", "u2", "u3")
 }
 
+// TestStartedComesFirst: protoactor posts Started at spawn, before any
+// other system message; the mailbox keeps it apart from the system lane
+// and must still deliver it before everything posted after it, and count
+// it as waiting until then.
+func TestStartedComesFirst(t *testing.T) {
+	mb, rec := newAsync(300)
+	g, entered, open := gate()
+	defer open()
+	mb.PostUserMessage(g)
+	waitClosed(t, entered, "delivery of the gate message")
+
+	postAll(mb, "u1")
+	mb.PostSystemMessage(&actor.Started{})
+	mb.PostUserMessage(&ctl{name: "c1"})
+	mb.PostSystemMessage(sys("s1"))
+	mb.PostSystemMessage(&actor.Started{}) // a second one queues as any system message
+	if got := mb.Counts().Control; got != 1 {
+		t.Fatalf("Counts().Control = %d with one control message waiting, want 1", got)
+	}
+	open()
+
+	expectLog(t, rec.waitFor(t, 6), "gate", "sys:&{}", "sys:s1", "sys:&{}", "c1", "u1")
+	expectCounts(t, mb, mailbox.Counts{})
+}
+
 func TestSuspendStopsUserMessagesNotSystemOnes(t *testing.T) {
 	mb, rec := newSync()
 	mb.PostSystemMessage(&actor.SuspendMailbox{})
