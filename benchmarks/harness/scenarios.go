@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -109,8 +110,8 @@ func init() {
 	for _, s := range []Scenario{
 		{
 			Name:        "update-latency",
-			Description: "Round trip of one update of a small-state actor, request to result in hand, back and forth between two versions.",
-			Cases:       func(Config) int { return len(Isolations) + 1 },
+			Description: "Round trip of one update of a small-state actor, request to result in hand, back and forth between two versions, beside the protoactor floor and Erlang/OTP's sys:suspend, change_code and resume.",
+			Cases:       func(Config) int { return len(Isolations) + 1 + 2 }, // the peers: protoactor-floor, erlang
 			Run:         runUpdateLatency,
 			Charts:      updateLatencyCharts,
 		},
@@ -175,8 +176,111 @@ func runUpdateLatency(ctx context.Context, cfg Config) (*Result, error) {
 	res.Notes = []string{
 		"latency: from the call (node.Update, or RequestFuture for /request) to the result in hand; actor: the six phases on the actor's goroutine (the result's total_ns).",
 		"codec copies the state by a msgpack round trip before migrating, clone with a registry.Clone, pure (registry.Pure migrations) not at all.",
+		"protoactor-floor: a plain protoactor actor that swaps a state pointer on a message and answers on a channel, from the send to the answer in hand: the least any update round trip on protoactor can cost. erlang: a gen_server updated by sys:suspend, sys:change_code and sys:resume from another process, one sample per update (an erl started by the runner, with as many schedulers as GOMAXPROCS).",
+		"vs floor, vs erlang: molt's p50 and p99 over the peer's in this run (below 1: molt is faster).",
 	}
-	return res, err
+	if err != nil {
+		return res, err
+	}
+	molt := slices.Clone(res.Cases)
+	floor, err := measureFloor(ctx, cfg)
+	if err != nil {
+		return res, err
+	}
+	res.Cases = append(res.Cases, floor)
+	cfg.progress("update-latency", floor.Name)
+	erl, note, err := measureErlangLatency(ctx, cfg)
+	cfg.progress("update-latency", "erlang")
+	if err != nil {
+		return res, err
+	}
+	if erl != nil {
+		res.Cases = append(res.Cases, erl)
+	}
+	if note != "" {
+		res.Notes = append(res.Notes, note)
+	}
+	for _, c := range molt {
+		addLatencyRatios(c, "floor", floor)
+		if erl != nil {
+			addLatencyRatios(c, "erlang", erl)
+		}
+	}
+	return res, nil
+}
+
+// addLatencyRatios adds to c its p50 and p99 over peer's, as
+// vs_<name>_p50_ratio and vs_<name>_p99_ratio.
+func addLatencyRatios(c *Case, name string, peer *Case) {
+	if c.Latency == nil || peer.Latency == nil || peer.Latency.P50Ns <= 0 || peer.Latency.P99Ns <= 0 {
+		return
+	}
+	c.Add("vs_"+name+"_p50_ratio", float64(c.Latency.P50Ns)/float64(peer.Latency.P50Ns))
+	c.Add("vs_"+name+"_p99_ratio", float64(c.Latency.P99Ns)/float64(peer.Latency.P99Ns))
+}
+
+// measureFloor measures the protoactor floor (Floor) for cfg's budget, as
+// measureTarget measures a molt actor.
+func measureFloor(ctx context.Context, cfg Config) (c *Case, err error) {
+	f := NewFloor()
+	defer func() { err = errors.Join(err, f.Close()) }()
+	runtime.GC()
+	if err := cfg.warm(ctx, func() error { _, err := f.Update(ctx); return err }); err != nil {
+		return nil, err
+	}
+	rtt := NewRecorder()
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	n, _, err := cfg.measure(ctx, 1, func() error {
+		d, err := f.Update(ctx)
+		if err != nil {
+			return err
+		}
+		rtt.Record(d)
+		return nil
+	})
+	runtime.ReadMemStats(&m1)
+	if err != nil {
+		return nil, err
+	}
+	c = &Case{Name: "protoactor-floor", Parameters: Params{"system": string(Protoactor)}}
+	c.SetLatency(rtt)
+	c.Add("allocs_per_update", float64(m1.Mallocs-m0.Mallocs)/float64(n))
+	c.Add("bytes_per_update", float64(m1.TotalAlloc-m0.TotalAlloc)/float64(n))
+	return c, nil
+}
+
+// erlangSkipped returns the note the scenarios leave when the Erlang peer
+// cannot run for want of erl or erlc, and whether err says so.
+func erlangSkipped(err error) (string, bool) {
+	if errors.Is(err, ErrNoErlang) {
+		return "erlang: skipped, " + err.Error(), true
+	}
+	return "", false
+}
+
+// measureErlangLatency measures the Erlang peer's update round trip for
+// cfg's budget. Without erl it returns no case and the note that says so.
+func measureErlangLatency(ctx context.Context, cfg Config) (c *Case, note string, err error) {
+	p, err := NewErlangPeer(ctx)
+	if note, ok := erlangSkipped(err); ok {
+		return nil, note, nil
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	defer func() { err = errors.Join(err, p.Close()) }()
+	rep, err := p.Latency(ctx, cfg)
+	if err != nil {
+		return nil, "", err
+	}
+	rtt := NewRecorder()
+	for _, ns := range rep.Latencies {
+		rtt.RecordNs(ns)
+	}
+	c = &Case{Name: "erlang", Parameters: Params{"system": "erlang", "otp_release": rep.OTP, "schedulers": rep.Schedulers}}
+	c.SetLatency(rtt)
+	return c, "", nil
 }
 
 func runStateSize(ctx context.Context, cfg Config) (*Result, error) {

@@ -47,8 +47,8 @@ func init() {
 		},
 		{
 			Name:        "fleet-update",
-			Description: "Actors updated per second by one all-at-once package through the update manager (manager.Run), against the fleet's size.",
-			Cases:       func(cfg Config) int { return len(cfg.fleetSizes()) },
+			Description: "Actors updated per second by one all-at-once package through the update manager (manager.Run), against the fleet's size, beside Erlang/OTP's processes updated from one coordinator.",
+			Cases:       func(cfg Config) int { return 2 * len(cfg.fleetSizes()) }, // molt, then erlang
 			Run:         runFleetUpdate,
 			Charts:      fleetUpdateCharts,
 		},
@@ -136,10 +136,18 @@ func measureGroup(ctx context.Context, cfg Config, n int) (c *Case, err error) {
 	return c, nil
 }
 
-func runFleetUpdate(ctx context.Context, cfg Config) (*Result, error) {
-	res := &Result{Parameters: cfg.params()}
+func runFleetUpdate(ctx context.Context, cfg Config) (res *Result, err error) {
+	res = &Result{Parameters: cfg.params()}
 	res.Parameters["fleet_sizes"] = cfg.fleetSizes()
 	res.Parameters["max_in_flight"] = FleetMaxInFlight
+	peer, err := NewErlangPeer(ctx)
+	skipped, noErlang := erlangSkipped(err)
+	if err != nil && !noErlang {
+		return res, err
+	}
+	if peer != nil {
+		defer func() { err = errors.Join(err, peer.Close()) }()
+	}
 	for _, n := range cfg.fleetSizes() {
 		c, err := measureFleet(ctx, cfg, n)
 		if err != nil {
@@ -147,13 +155,55 @@ func runFleetUpdate(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		res.Cases = append(res.Cases, c)
 		cfg.progress("fleet-update", c.Name)
+		if peer == nil {
+			cfg.progress("fleet-update", c.Name+"/erlang")
+			continue
+		}
+		// The peer runs right after molt, at the same size, so that both
+		// see the machine in about the same state.
+		erl, err := measureErlangFleet(ctx, cfg, peer, n)
+		if err != nil {
+			return res, fmt.Errorf("fleet of %d, erlang: %w", n, err)
+		}
+		res.Cases = append(res.Cases, erl)
+		cfg.progress("fleet-update", erl.Name)
+		molt, _ := c.Figure("updates_per_s")
+		if rate, _ := erl.Figure("updates_per_s"); rate > 0 {
+			c.Add("vs_erlang_ratio", molt/rate)
+		}
 	}
 	res.Notes = []string{
 		fmt.Sprintf("latency: one package's total time, manager.Run of an all-at-once package over the whole fleet (kind member, targets: all, maxInFlight %d, back and forth between versions 1 and 2), from the call to PACKAGE_DONE in hand; at least 2 packages per size, after at least 2 unmeasured (there and back).", FleetMaxInFlight),
 		"updates per s: actors updated over the packages' total time; run updates per s: over the runs' own time (PACKAGE_DONE's latency), without the planning; plan: a package's time minus its run's own (PACKAGE_DONE's latency), i.e. listing the fleet, building the plan and the hand-offs; actor: one actor's phases (total_ns), from the warm-up, whose packages listen to the events (the measured ones do not: a listener costs an event per actor); allocs and bytes per update: the process's, per actor updated; spawn: spawning the fleet, once per size.",
+		"fleet/N/erlang: N gen_servers updated by one coordinator, one after the other, each by sys:suspend, sys:change_code and sys:resume (how release_handler updates a process), in passes over the whole fleet, back and forth: at least 2 unmeasured passes, then at least 2 measured; updates per s over the passes' time; latency: one pass. vs erlang: molt's updates per s over the peer's (above 1: molt is faster).",
 		fmt.Sprintf("target: %s updates/s or more for %s actors.", FormatCount(FleetTargetRate), FormatCount(FleetTargetSize)),
 	}
+	if noErlang {
+		res.Notes = append(res.Notes, skipped)
+	}
 	return res, nil
+}
+
+// measureErlangFleet measures the Erlang peer's fleet of n processes for
+// cfg's budget.
+func measureErlangFleet(ctx context.Context, cfg Config, peer *ErlangPeer, n int) (*Case, error) {
+	rep, err := peer.Fleet(ctx, cfg, n)
+	if err != nil {
+		return nil, err
+	}
+	passes := NewRecorder()
+	for _, p := range rep.Passes {
+		passes.Record(p.Elapsed)
+	}
+	c := &Case{Name: fmt.Sprintf("fleet/%d/erlang", n), Parameters: Params{
+		"fleet_size": n, "system": "erlang", "otp_release": rep.OTP, "schedulers": rep.Schedulers,
+	}}
+	c.SetLatency(passes)
+	c.Add("updates_per_s", rep.UpdatesPerSecond())
+	if rep.Spawn > 0 {
+		c.Add("spawn_per_s", float64(rep.Spawned)/rep.Spawn.Seconds())
+	}
+	return c, nil
 }
 
 func measureFleet(ctx context.Context, cfg Config, n int) (c *Case, err error) {
@@ -317,7 +367,7 @@ func fleetUpdateCharts(r *Result) ([]Chart, error) {
 	p.Y.Min = 0
 	p.Y.Tick.Marker = countTicks{}
 	p.Legend.Top, p.Legend.Left = false, false
-	var total, run plotter.XYs
+	var total, run, erl plotter.XYs
 	var xs []float64
 	for _, c := range r.Cases {
 		x, ok, err := sizeOf(c, "fleet_size")
@@ -326,6 +376,10 @@ func fleetUpdateCharts(r *Result) ([]Chart, error) {
 		}
 		rate, has := c.Figure("updates_per_s")
 		if !ok || !has {
+			continue
+		}
+		if c.Parameters["system"] == "erlang" {
+			erl = append(erl, plotter.XY{X: x, Y: rate})
 			continue
 		}
 		xs = append(xs, x)
@@ -343,6 +397,7 @@ func fleetUpdateCharts(r *Result) ([]Chart, error) {
 	}{
 		{fmt.Sprintf("package, call to done (all-at-once, maxInFlight %d)", FleetMaxInFlight), total},
 		{"its run alone, without planning", run},
+		{"Erlang/OTP: sys:suspend, change_code, resume from one coordinator", erl},
 	} {
 		if len(l.xys) == 0 {
 			continue
@@ -354,7 +409,7 @@ func fleetUpdateCharts(r *Result) ([]Chart, error) {
 		line.Color, points.Color = plotutil.Color(i), plotutil.Color(i)
 		line.Width = vg.Points(1.5)
 		points.Shape = plotutil.Shape(i)
-		if i > 0 {
+		if i == 1 { // the run alone: a part of the package's line
 			line.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
 		}
 		p.Add(line, points)

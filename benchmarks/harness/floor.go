@@ -1,0 +1,100 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// floorWait bounds how long Floor.Update waits for the actor's answer: a
+// round trip takes microseconds, so ten seconds means it was lost.
+const floorWait = 10 * time.Second
+
+// Floor is the protoactor floor under any update round trip: a plain
+// protoactor-go actor (its default mailbox and dispatcher, a quiet logger)
+// that, on a message, swaps its state for the one the message carries and
+// answers on a channel. It is the least an update of an actor on protoactor
+// can cost from request to answer in hand: one message in, one wake-up of
+// the actor, one hand-off back; no validation, no migration, no copy.
+type Floor struct {
+	system *actor.ActorSystem
+	pid    *actor.PID
+	swap   *floorSwap
+	spare  *floorState // the state not installed, handed in by the next Update
+	timer  *time.Timer
+}
+
+// floorState stands for an actor's state: two of them take turns.
+type floorState struct {
+	version uint32
+	n       int64
+}
+
+// floorSwap asks the actor to install state and hand back the one it had.
+// Update reuses one, so that the round trip allocates nothing of its own.
+type floorSwap struct {
+	state *floorState
+	done  chan *floorState
+}
+
+type floorActor struct{ state *floorState }
+
+func (a *floorActor) Receive(ctx actor.Context) {
+	if m, ok := ctx.Message().(*floorSwap); ok {
+		old := a.state
+		a.state = m.state
+		m.done <- old
+	}
+}
+
+// NewFloor spawns the floor's actor on an actor system of its own. Close it
+// when done.
+func NewFloor() *Floor {
+	system := quietSystem()
+	first := &floorState{version: 1, n: 7}
+	pid := system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return &floorActor{state: first} }))
+	timer := time.NewTimer(floorWait)
+	timer.Stop()
+	return &Floor{
+		system: system,
+		pid:    pid,
+		swap:   &floorSwap{done: make(chan *floorState, 1)},
+		spare:  &floorState{version: 2, n: 7},
+		timer:  timer,
+	}
+}
+
+// Update sends the actor the spare state and waits for the old one, and
+// returns the round trip, from the send to the answer in hand. It fails if
+// no answer comes within ten seconds or ctx ends first.
+func (f *Floor) Update(ctx context.Context) (time.Duration, error) {
+	f.swap.state = f.spare
+	start := time.Now()
+	f.system.Root.Send(f.pid, f.swap)
+	f.timer.Reset(floorWait)
+	select {
+	case old := <-f.swap.done:
+		rtt := time.Since(start)
+		f.timer.Stop()
+		if old == nil || old == f.swap.state {
+			return rtt, errors.New("protoactor floor: the actor handed back the state it was sent, or none: the states did not take turns")
+		}
+		f.spare = old
+		return rtt, nil
+	case <-f.timer.C:
+		return time.Since(start), fmt.Errorf("protoactor floor: no answer within %v", floorWait)
+	case <-ctx.Done():
+		f.timer.Stop()
+		return time.Since(start), fmt.Errorf("protoactor floor: %w", ctx.Err())
+	}
+}
+
+// Close stops the actor and shuts its system down.
+func (f *Floor) Close() error {
+	err := stop(f.system.Root, f.pid)
+	f.system.Shutdown()
+	return err
+}
