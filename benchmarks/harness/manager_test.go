@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/molt-go/molt/benchmarks/harness"
@@ -102,11 +103,17 @@ func TestManagerScenarios(t *testing.T) {
 		"group-update": {"group/2", "group/4"},
 		"fleet-update": {"fleet/10", "fleet/50"},
 	}
+	if erlangInstalled() {
+		wantCases["fleet-update"] = []string{"fleet/10", "fleet/10/erlang", "fleet/50", "fleet/50/erlang"}
+	}
+	// fleet-update announces the Erlang peer's cases whether or not erl is
+	// there, and reports progress for them either way.
+	announced := map[string]int{"group-update": 2, "fleet-update": 4}
 	var results []*harness.Result
 	for _, name := range managerScenarios {
 		s, _ := harness.Lookup(name)
-		if n := s.CaseCount(cfg); n != 2 {
-			t.Errorf("%s announces %d cases, want 2", name, n)
+		if n := s.CaseCount(cfg); n != announced[name] {
+			t.Errorf("%s announces %d cases, want %d", name, n, announced[name])
 		}
 		progressed := 0
 		cfg.Progress = func(scenario, _ string) {
@@ -120,8 +127,8 @@ func TestManagerScenarios(t *testing.T) {
 			t.Fatalf("%s: %v", name, err)
 		}
 		results = append(results, res)
-		if progressed != 2 {
-			t.Errorf("%s: reported progress %d times, want 2", name, progressed)
+		if progressed != announced[name] {
+			t.Errorf("%s: reported progress %d times, want %d", name, progressed, announced[name])
 		}
 		var got []string
 		for _, c := range res.Cases {
@@ -150,7 +157,14 @@ func TestManagerScenarios(t *testing.T) {
 		}
 	}
 	for _, c := range fleet.Cases {
-		for _, fig := range []string{"updates_per_s", "run_updates_per_s", "plan_p50_ns", "actor_p50_ns", "allocs_per_update", "spawn_per_s"} {
+		figures := []string{"updates_per_s", "run_updates_per_s", "plan_p50_ns", "actor_p50_ns", "allocs_per_update", "spawn_per_s"}
+		switch {
+		case strings.HasSuffix(c.Name, "/erlang"):
+			figures = []string{"updates_per_s", "spawn_per_s"}
+		case erlangInstalled():
+			figures = append(figures, "vs_erlang_ratio")
+		}
+		for _, fig := range figures {
 			if v, ok := c.Figure(fig); !ok || v <= 0 {
 				t.Errorf("fleet-update/%s: %s = %v, %v; want positive", c.Name, fig, v, ok)
 			}

@@ -75,12 +75,15 @@ func TestBuiltinScenarios(t *testing.T) {
 
 	// The cases the docs and charts rely on.
 	want := map[string][]string{
-		"update-latency": {"counter/codec", "counter/clone", "counter/pure", "counter/codec/request"},
+		"update-latency": {"counter/codec", "counter/clone", "counter/pure", "counter/codec/request", "protoactor-floor"},
 		"state-size":     {"1KB/codec", "1KB/clone", "1KB/pure", "64KB/codec", "64KB/clone", "64KB/pure"},
 		"held-messages":  {"overtake/0", "overtake/50", "park/0", "park/50"},
 		"pause":          {"gap/update", "gap/no-update", "round-trip"},
 		"throughput":     {"1x1/protoactor", "1x1/molt", "1x1/molt-pa-dispatcher", "4x32/protoactor", "4x32/molt", "4x32/molt-pa-dispatcher"},
 		"idle-memory":    {"protoactor", "molt"},
+	}
+	if erlangInstalled() {
+		want["update-latency"] = append(want["update-latency"], "erlang")
 	}
 	for _, res := range results {
 		var got []string
@@ -89,6 +92,18 @@ func TestBuiltinScenarios(t *testing.T) {
 		}
 		if !slices.Equal(got, want[res.Scenario]) {
 			t.Errorf("%s: cases %v, want %v", res.Scenario, got, want[res.Scenario])
+		}
+	}
+	// Every molt case of update-latency has its ratios to the peers.
+	ratios := []string{"vs_floor_p50_ratio", "vs_floor_p99_ratio"}
+	if erlangInstalled() {
+		ratios = append(ratios, "vs_erlang_p50_ratio", "vs_erlang_p99_ratio")
+	}
+	for _, name := range want["update-latency"][:4] {
+		for _, fig := range ratios {
+			if v, ok := results[0].Case(name).Figure(fig); !ok || v <= 0 {
+				t.Errorf("update-latency/%s: %s = %v, %v; want a positive ratio", name, fig, v, ok)
+			}
 		}
 	}
 	park := results[2].Case("park/50")
