@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -72,7 +73,63 @@ func TestRunJSONCoversEveryScenario(t *testing.T) {
 		}
 	}
 
+	// The peers and the ratios of molt to them, in the JSON and the table.
+	_, noErl := exec.LookPath("erl")
+	_, noErlc := exec.LookPath("erlc")
+	erlang := noErl == nil && noErlc == nil
+	peers := map[string][]string{
+		"update-latency": {"protoactor-floor"},
+		"fleet-update":   {},
+	}
+	ratios := map[string][]string{
+		"update-latency": {"vs_floor_p50_ratio", "vs_floor_p99_ratio"},
+		"fleet-update":   {},
+	}
+	if erlang {
+		peers["update-latency"] = append(peers["update-latency"], "erlang")
+		peers["fleet-update"] = append(peers["fleet-update"], "fleet/10/erlang", "fleet/100/erlang")
+		ratios["update-latency"] = append(ratios["update-latency"], "vs_erlang_p50_ratio", "vs_erlang_p99_ratio")
+		ratios["fleet-update"] = append(ratios["fleet-update"], "vs_erlang_ratio")
+	}
+	molt := map[string]string{"update-latency": "counter/codec", "fleet-update": "fleet/100"}
+	for _, obj := range doc {
+		if _, ok := peers[obj.Scenario]; !ok {
+			continue
+		}
+		cases := map[string]map[string]float64{}
+		for _, c := range obj.Cases {
+			cases[c.Name] = c.Figures
+			if c.Latency["p50_ns"] <= 0 {
+				t.Errorf("%s/%s: p50 %v, want positive", obj.Scenario, c.Name, c.Latency["p50_ns"])
+			}
+		}
+		for _, p := range peers[obj.Scenario] {
+			if _, ok := cases[p]; !ok {
+				t.Errorf("%s: no case %q in the JSON", obj.Scenario, p)
+			}
+		}
+		for _, r := range ratios[obj.Scenario] {
+			if v := cases[molt[obj.Scenario]][r]; v <= 0 {
+				t.Errorf("%s/%s: %s = %v in the JSON, want a positive ratio", obj.Scenario, molt[obj.Scenario], r, v)
+			}
+		}
+	}
+
 	table := stderr.String()
+	for _, label := range []string{"protoactor-floor", "vs floor p50 "} {
+		if !strings.Contains(table, label) {
+			t.Errorf("the table has no %q:\n%s", label, table)
+		}
+	}
+	if erlang {
+		for _, label := range []string{"fleet/100/erlang", "vs erlang p50 ", "vs erlang "} {
+			if !strings.Contains(table, label) {
+				t.Errorf("the table has no %q:\n%s", label, table)
+			}
+		}
+	} else if !strings.Contains(table, "note: erlang: skipped, erl") {
+		t.Errorf("without erl, the table does not say the Erlang peer was skipped:\n%s", table)
+	}
 	for _, s := range want {
 		if !strings.Contains(table, s+" (") {
 			t.Errorf("the table on stderr has no section for %s:\n%s", s, table)
