@@ -114,7 +114,10 @@ func (c *cell) incarnate(h *host) {
 	// protoactor hands its stash back only to the incarnation after a
 	// restart: before one, a message equal to a stashed one is just a
 	// message.
-	h.unstash, c.stashed = c.stashed, nil
+	if len(c.stashed) > 0 {
+		h.more().unstash = c.stashed
+	}
+	c.stashed = nil
 }
 
 // current is what the host keeps of the update in progress besides the
@@ -176,17 +179,57 @@ type host struct {
 	adapters *registry.Adapters
 
 	upd     *protocol.Update
-	cur     *current // what upd needs besides: made with the first update, reused
-	staged  bool     // the STAGED result of upd has been sent
-	waiting bool     // a nextUpdate is deferred in the mailbox
-	cont    bool     // the mailbox calls afterContinuation: set with the first update
+	staged  bool // the STAGED result of upd has been sent
+	waiting bool // a nextUpdate is deferred in the mailbox
+	cont    bool // the mailbox calls afterContinuation: set with the first update
+
+	lc   *messageContext // made on first use: most actors never need one
+	rare *rarely         // made on first use (more): most actors never need it
+}
+
+// rarely is what few incarnations need: an update, updates queued behind
+// it, a probation, a stash to redeliver, a reason to refuse updates. An
+// idle actor does without: the host is a third of what a molt actor adds
+// to a protoactor one. Made on first use, kept for the incarnation.
+type rarely struct {
+	cur     current // what upd needs besides
 	queued  []request
 	probe   *probation
-	leaving string // why the actor is going away (restarting, stopping)
+	leaving string         // why the actor is going away (restarting, stopping)
+	unstash []stashed      // the cell's stash entries, for this incarnation to match
+	admitFn mailbox.Filter // h.admit, bound on the first hold that admits
+}
 
-	lc      *messageContext // made on first use: most actors never need one
-	unstash []stashed       // the cell's stash entries, for this incarnation to match
-	admitFn mailbox.Filter  // h.admit, bound on the first hold that admits
+// more returns the host's rarely used part, made on first use.
+func (h *host) more() *rarely {
+	if h.rare == nil {
+		h.rare = &rarely{}
+	}
+	return h.rare
+}
+
+// queue returns the updates queued behind the one in progress.
+func (h *host) queue() []request {
+	if h.rare == nil {
+		return nil
+	}
+	return h.rare.queued
+}
+
+// onProbation returns the probation the version is on, or nil.
+func (h *host) onProbation() *probation {
+	if h.rare == nil {
+		return nil
+	}
+	return h.rare.probe
+}
+
+// leavingWhy returns why the actor is going away, or "".
+func (h *host) leavingWhy() string {
+	if h.rare == nil {
+		return ""
+	}
+	return h.rare.leaving
 }
 
 func (h *host) Receive(ctx pa.Context) {
@@ -200,7 +243,7 @@ func (h *host) Receive(ctx pa.Context) {
 			h.node.cells.expect(ctx.Self().GetId(), c)
 		}
 	}
-	if len(h.unstash) > 0 && h.redeliver(ctx) {
+	if h.rare != nil && len(h.rare.unstash) > 0 && h.redeliver(ctx) {
 		return
 	}
 	if h.node.net != nil && h.refused(ctx) {
@@ -233,7 +276,7 @@ func (h *host) Receive(ctx pa.Context) {
 			h.settle(ctx)
 		}
 	case *probationEnd:
-		if h.probe == m.p {
+		if h.onProbation() == m.p {
 			h.endProbation(ctx, update.ProbationOutcome_PROBATION_OUTCOME_PASSED, "", 0)
 		}
 	case nextUpdate:
@@ -268,7 +311,7 @@ func (h *host) Receive(ctx pa.Context) {
 			h.deferStaged(ctx)
 		case h.upd != nil:
 			h.deliverPreparing(ctx)
-		case h.probe != nil:
+		case h.onProbation() != nil:
 			h.deliverOnProbation(ctx)
 		default:
 			h.deliver(ctx)
@@ -296,13 +339,13 @@ func (h *host) deliver(ctx pa.Context) {
 // back. protoactor's stash is a stack: the entries are matched from the
 // most recent, and a message stashed directly in between keeps its place.
 func (h *host) redeliver(ctx pa.Context) bool {
-	last := len(h.unstash) - 1
-	s := h.unstash[last]
+	last := len(h.rare.unstash) - 1
+	s := h.rare.unstash[last]
 	if ctx.Message() != s.raw {
 		return false
 	}
-	h.unstash[last] = stashed{}
-	h.unstash = h.unstash[:last]
+	h.rare.unstash[last] = stashed{}
+	h.rare.unstash = h.rare.unstash[:last]
 	// protoactor stashes the message without its sender: so does molt.
 	h.show(ctx, h.behavior, shown{message: s.message})
 	return true
@@ -351,10 +394,10 @@ func (h *host) deliverPreparing(ctx pa.Context) {
 }
 
 func (h *host) request(ctx pa.Context, r request) {
-	if h.leaving != "" {
+	if why := h.leavingWhy(); why != "" {
 		// protoactor may still deliver messages while the actor waits for
 		// its children to stop: an update started now would outlive it.
-		h.respond(ctx, r, h.refusal(ctx, r.req, h.leaving+"; send the update again once it has restarted"))
+		h.respond(ctx, r, h.refusal(ctx, r.req, why+"; send the update again once it has restarted"))
 		return
 	}
 	if err := r.req.Validate(); err != nil {
@@ -367,19 +410,20 @@ func (h *host) request(ctx pa.Context, r request) {
 		h.respond(ctx, r, h.refusal(ctx, r.req, "a staged update answers twice (STAGED, then its final result): send it with Request from an actor (the update manager does), not with Node.Update"))
 		return
 	}
-	if h.upd == nil && !h.waiting && len(h.queued) == 0 {
+	if h.upd == nil && !h.waiting && len(h.queue()) == 0 {
 		h.start(ctx, r)
 		return
 	}
-	if len(h.queued) >= MaxQueuedUpdates {
-		h.respond(ctx, r, h.refusal(ctx, r.req, fmt.Sprintf("%d updates are already queued on this actor; wait for their results and send it again", len(h.queued))))
+	if len(h.queue()) >= MaxQueuedUpdates {
+		h.respond(ctx, r, h.refusal(ctx, r.req, fmt.Sprintf("%d updates are already queued on this actor; wait for their results and send it again", len(h.queue()))))
 		return
 	}
-	h.queued = append(h.queued, r)
+	x := h.more()
+	x.queued = append(x.queued, r)
 }
 
 func (h *host) start(ctx pa.Context, r request) {
-	if h.probe != nil {
+	if h.onProbation() != nil {
 		h.endProbation(ctx, update.ProbationOutcome_PROBATION_OUTCOME_ENDED, "another update started before the window ended", 0)
 	}
 	if !h.cont {
@@ -388,14 +432,12 @@ func (h *host) start(ctx pa.Context, r request) {
 		h.cont = true
 		h.mailbox.AfterSystem(func() { h.afterContinuation(ctx) })
 	}
-	if h.cur == nil {
-		h.cur = &current{}
-	}
-	h.cur.from = h.behavior
+	h.more()
+	h.rare.cur.from = h.behavior
 	if r.export != nil {
-		h.upd, h.cur.reply = protocol.StartExport(ctx, h.node.catalog, h, r.req), r
+		h.upd, h.rare.cur.reply = protocol.StartExport(ctx, h.node.catalog, h, r.req), r
 	} else {
-		h.upd, h.cur.reply = protocol.Start(ctx, h.node.catalog, h, r.req), r
+		h.upd, h.rare.cur.reply = protocol.Start(ctx, h.node.catalog, h, r.req), r
 	}
 	if !h.upd.Done() {
 		h.armDeadline(ctx)
@@ -406,11 +448,11 @@ func (h *host) start(ctx pa.Context, r request) {
 // armDeadline sets the timer that tells the actor its update's deadline has
 // come.
 func (h *host) armDeadline(ctx pa.Context) {
-	if h.cur.timer != nil {
-		h.cur.timer.Stop()
+	if h.rare.cur.timer != nil {
+		h.rare.cur.timer.Stop()
 	}
 	u, self, root := h.upd, ctx.Self(), h.node.system.Root
-	h.cur.timer = time.AfterFunc(time.Until(u.Deadline()), func() { root.Send(self, &deadline{u}) })
+	h.rare.cur.timer = time.AfterFunc(time.Until(u.Deadline()), func() { root.Send(self, &deadline{u}) })
 }
 
 // decide commits or aborts the update in progress on the word of a
@@ -448,9 +490,9 @@ func (h *host) decide(ctx pa.Context, updateID string, commit bool, reason strin
 // dropQueued removes a queued update that is aborted before it started; its
 // requester is told.
 func (h *host) dropQueued(ctx pa.Context, updateID, reason string) bool {
-	for i, r := range h.queued {
+	for i, r := range h.queue() {
 		if r.req.GetUpdateId() == updateID {
-			h.queued = append(h.queued[:i], h.queued[i+1:]...)
+			h.rare.queued = append(h.rare.queued[:i], h.rare.queued[i+1:]...)
 			if reason == "" {
 				reason = "aborted on request"
 			}
@@ -462,12 +504,12 @@ func (h *host) dropQueued(ctx pa.Context, updateID, reason string) bool {
 }
 
 func (h *host) startQueued(ctx pa.Context) {
-	if len(h.queued) == 0 {
+	if len(h.queue()) == 0 {
 		return
 	}
-	r := h.queued[0]
-	h.queued[0] = request{}
-	h.queued = h.queued[1:]
+	r := h.rare.queued[0]
+	h.rare.queued[0] = request{}
+	h.rare.queued = h.rare.queued[1:]
 	h.start(ctx, r)
 }
 
@@ -483,24 +525,24 @@ func (h *host) settle(ctx pa.Context) {
 			// result will still change.
 			h.staged = true
 			res := h.upd.Result()
-			if h.cur.reply.export == nil {
+			if h.rare.cur.reply.export == nil {
 				// An export's answer is read on this goroutine, at
 				// once; a reply that leaves it must not change.
 				res = proto.CloneOf(res)
 			}
-			h.respond(ctx, h.cur.reply, res)
+			h.respond(ctx, h.rare.cur.reply, res)
 		}
 		return
 	}
-	if h.cur.timer != nil {
-		h.cur.timer.Stop()
-		h.cur.timer = nil
+	if h.rare.cur.timer != nil {
+		h.rare.cur.timer.Stop()
+		h.rare.cur.timer = nil
 	}
 	res := h.upd.Result()
 	c := h.mailbox.Counts()
 	res.QueuedMessages = uint32(c.Held + c.Queued)
-	r, from := h.cur.reply, h.cur.from
-	h.upd, h.staged, *h.cur = nil, false, current{}
+	r, from := h.rare.cur.reply, h.rare.cur.from
+	h.upd, h.staged, h.rare.cur = nil, false, current{}
 	if res.Outcome == update.Outcome_OUTCOME_COMMITTED {
 		if h.moved == nil {
 			h.node.record.Set(ctx.Self(), h.kind, h.version)
@@ -513,7 +555,7 @@ func (h *host) settle(ctx pa.Context) {
 		h.retire(ctx, from, &update.Retired{UpdateID: res.GetUpdateId(), From: res.GetFromVersion(), To: res.GetToVersion()})
 	}
 	h.respond(ctx, r, res)
-	if len(h.queued) > 0 {
+	if len(h.queue()) > 0 {
 		h.mailbox.Defer(nextUpdate{h})
 		h.waiting = true
 	}
@@ -522,18 +564,18 @@ func (h *host) settle(ctx pa.Context) {
 // end aborts the update in progress and refuses the queued ones: the actor
 // is going away.
 func (h *host) end(ctx pa.Context, why string) {
-	h.leaving = why
-	if h.probe != nil {
+	h.more().leaving = why
+	if h.onProbation() != nil {
 		h.endProbation(ctx, update.ProbationOutcome_PROBATION_OUTCOME_ENDED, why, 0)
 	}
 	if h.upd != nil {
 		h.upd.Abort(ctx, errors.New(why))
 		h.settle(ctx)
 	}
-	for _, r := range h.queued {
+	for _, r := range h.rare.queued {
 		h.respond(ctx, r, h.refusal(ctx, r.req, why+" before the update could start"))
 	}
-	h.queued = nil
+	h.rare.queued = nil
 }
 
 func (h *host) refusal(ctx pa.Context, req *update.UpdateActor, reason string) *update.UpdateResult {
@@ -586,7 +628,7 @@ func (h *host) startProbation(ctx pa.Context, res *update.UpdateResult, spec *up
 		self, root := ctx.Self(), h.node.system.Root
 		p.timer = time.AfterFunc(d.AsDuration(), func() { root.Send(self, &probationEnd{p}) })
 	}
-	h.probe = p
+	h.more().probe = p
 }
 
 // deliverOnProbation delivers a message to a version on probation: a panic,
@@ -595,7 +637,7 @@ func (h *host) startProbation(ctx pa.Context, res *update.UpdateResult, spec *up
 // on goes to the old version from the state before it: applied once, not
 // on top of what the panic left half done.
 func (h *host) deliverOnProbation(ctx pa.Context) {
-	p := h.probe
+	p := h.onProbation()
 	before, snapErr := h.node.catalog.Copy(h.kind, h.version, h.behavior)
 	if r := h.deliverGuarded(ctx); r != nil {
 		why := fmt.Sprintf("the new version panicked on %T: %v", ctx.Message(), r)
@@ -643,7 +685,7 @@ func checkQuietly(c update.Checker) (err error) {
 // that it is not lost; if the rollback fails, the panic goes on to the
 // supervisor.
 func (h *host) rollBack(ctx pa.Context, why string, state pa.Actor, panicked any) {
-	p := h.probe
+	p := h.onProbation()
 	start := time.Now()
 	from := h.behavior
 	if err := protocol.Rollback(ctx, h.node.catalog, h, state, p.back); err != nil {
@@ -676,8 +718,8 @@ func (h *host) retire(ctx pa.Context, b pa.Actor, m *update.Retired) {
 }
 
 func (h *host) endProbation(ctx pa.Context, outcome update.ProbationOutcome, reason string, rollback time.Duration) {
-	p := h.probe
-	h.probe = nil
+	p := h.rare.probe
+	h.rare.probe = nil
 	if p.timer != nil {
 		p.timer.Stop()
 	}
@@ -738,10 +780,11 @@ func (h *host) Version() uint32    { return h.version }
 func (h *host) Behavior() pa.Actor { return h.behavior }
 func (h *host) Hold(admit bool) {
 	if admit {
-		if h.admitFn == nil {
-			h.admitFn = h.admit
+		x := h.more()
+		if x.admitFn == nil {
+			x.admitFn = h.admit
 		}
-		h.mailbox.Hold(h.admitFn)
+		h.mailbox.Hold(x.admitFn)
 	} else {
 		h.mailbox.Hold(nil)
 	}

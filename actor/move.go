@@ -214,7 +214,7 @@ func (h *host) Move(ctx pa.Context, to *pa.PID) {
 	h.node.record.Remove(ctx.Self())
 	h.ended(ctx.Self())
 	ctx.SetReceiveTimeout(0)
-	for _, r := range h.queued {
+	for _, r := range h.queue() {
 		switch {
 		case r.sender != nil:
 			ctx.RequestWithCustomSender(to, r.req, r.sender)
@@ -224,7 +224,9 @@ func (h *host) Move(ctx pa.Context, to *pa.PID) {
 			r.export.answer(Exported{PID: ctx.Self(), Result: h.refusal(ctx, r.req, fmt.Sprintf("%v: it runs at %v now", ErrMoved, to))})
 		}
 	}
-	h.queued = nil
+	if h.rare != nil {
+		h.rare.queued = nil
+	}
 }
 
 // forwarder is the behaviour of a moved actor's later incarnations: the

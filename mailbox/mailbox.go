@@ -75,9 +75,7 @@ type Mailbox struct {
 	held      atomic.Int64
 
 	// Consumer-only state.
-	admit       Filter
-	parking     *parking // made when first needed: most actors never hold
-	afterSystem func()   // called after a system message that runs behaviour code, while holding
+	parking *parking // made when first needed: most actors never hold
 }
 
 // lanes are the system and control lanes: inboxes written under the
@@ -108,8 +106,10 @@ func (m *Mailbox) lanes() *lanes {
 
 // parking is where a holding mailbox parks messages.
 type parking struct {
-	parked     fifo
-	heldSystem fifo // system messages that run behaviour code, parked by a strict hold
+	parked      fifo
+	heldSystem  fifo   // system messages that run behaviour code, parked by a strict hold
+	admit       Filter // the hold's filter; nil parks every user message
+	afterSystem func() // called after a system message that runs behaviour code, while holding
 }
 
 var _ actor.Mailbox = (*Mailbox)(nil)
@@ -278,14 +278,18 @@ func (m *Mailbox) heldSystemLen() int {
 // messages, are never held.
 func (m *Mailbox) Hold(admit Filter) {
 	m.holding = true
-	m.admit = admit
+	if admit != nil || m.parking != nil {
+		m.park().admit = admit
+	}
 }
 
 // Release ends hold mode. Parked messages are delivered, in order, before any
 // user message that is still queued.
 func (m *Mailbox) Release() {
 	m.holding = false
-	m.admit = nil
+	if m.parking != nil {
+		m.parking.admit = nil
+	}
 }
 
 // Holding reports whether the mailbox is in hold mode.
@@ -295,7 +299,19 @@ func (m *Mailbox) Holding() bool { return m.holding }
 // system message that runs behaviour code (a ReenterAfter continuation) is
 // delivered while the mailbox holds: an actor draining to a stable state may
 // get there in a continuation, which it would not otherwise see.
-func (m *Mailbox) AfterSystem(fn func()) { m.afterSystem = fn }
+func (m *Mailbox) AfterSystem(fn func()) {
+	if fn != nil || m.parking != nil {
+		m.park().afterSystem = fn
+	}
+}
+
+// filter returns the hold's filter, nil if it parks everything.
+func (m *Mailbox) filter() Filter {
+	if m.parking == nil {
+		return nil
+	}
+	return m.parking.admit
+}
 
 // Defer parks message behind every message parked so far. It is delivered
 // once the mailbox is released and the messages parked before it have been
@@ -346,7 +362,7 @@ func (m *Mailbox) next() (any, bool) {
 		// System messages are rare: their lane keeps no buffer once
 		// drained.
 		if msg := l.popSystem(&m.mu); msg != nil {
-			if m.holding && m.admit == nil && !lifecycle(msg) {
+			if m.holding && m.filter() == nil && !lifecycle(msg) {
 				m.park().heldSystem.push(msg)
 				continue
 			}
@@ -412,7 +428,8 @@ type filterPanic struct {
 // admits asks the filter about msg. If the filter panics, msg is parked, so
 // that it is not lost, and the panic goes to the supervisor with msg.
 func (m *Mailbox) admits(msg any) bool {
-	if m.admit == nil {
+	admit := m.filter()
+	if admit == nil {
 		return false
 	}
 	defer func() {
@@ -422,7 +439,7 @@ func (m *Mailbox) admits(msg any) bool {
 			panic(filterPanic{reason: r, message: msg})
 		}
 	}()
-	return m.admit(msg)
+	return admit(msg)
 }
 
 func (m *Mailbox) run() {
@@ -456,8 +473,8 @@ func (m *Mailbox) run() {
 				m.suspended.Store(0)
 			default:
 				m.invoker.InvokeSystemMessage(msg)
-				if m.holding && m.afterSystem != nil && !lifecycle(msg) {
-					m.afterSystem()
+				if m.holding && m.parking != nil && m.parking.afterSystem != nil && !lifecycle(msg) {
+					m.parking.afterSystem()
 				}
 			}
 		} else {
