@@ -1,7 +1,9 @@
 package registry
 
 import (
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -169,8 +171,12 @@ func (d *Directory) ByName(name string) []Entry {
 	if !ok {
 		return nil
 	}
-	out := append([]Entry{e}, d.others[name]...)
-	sort.Slice(out, func(i, j int) bool { return out[i].PID.GetAddress() < out[j].PID.GetAddress() })
+	more := d.others[name]
+	if len(more) == 0 {
+		return []Entry{e}
+	}
+	out := append([]Entry{e}, more...)
+	slices.SortFunc(out, func(a, b Entry) int { return strings.Compare(a.PID.GetAddress(), b.PID.GetAddress()) })
 	return out
 }
 
