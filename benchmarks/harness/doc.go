@@ -47,11 +47,23 @@
 // scenarios, group-update and fleet-update, are added that way, from the
 // init function of scenarios_manager.go, after the built-in ones.
 //
+// # Peers
+//
+// update-latency and fleet-update measure two peers beside molt, in the
+// same run: Floor, the protoactor floor (a plain protoactor actor that
+// swaps a state pointer on a message and answers on a channel), and
+// ErlangPeer, Erlang/OTP's sys:suspend, sys:change_code and sys:resume on
+// a gen_server (benchmarks/erlang), which runs when erl and erlc are on
+// PATH and is skipped with a note otherwise. molt's cases carry their
+// ratios to the peers: vs_floor_p50_ratio, vs_erlang_p99_ratio,
+// vs_erlang_ratio (rates) and so on, molt over the peer.
+//
 // # Fixtures
 //
-// Updater, Held, Pause, PingPong, IdleMemory and Fleet set up the actors
-// of a scenario and run one operation at a time, so that a testing.B loop
-// and a timed loop of the runner measure exactly the same thing. Each
+// Updater, Held, Pause, PingPong, IdleMemory, Fleet and Floor set up the
+// actors of a scenario and run one operation at a time, so that a
+// testing.B loop and a timed loop of the runner measure exactly the same
+// thing. Each
 // checks that no message was lost, or that every update committed, and
 // stops its actors and its actor system on Close.
 package harness
