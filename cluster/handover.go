@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -91,17 +92,30 @@ type outbound struct {
 	batches map[string]*outBatch // handover id → batch in flight
 	next    uint64
 	decided []*HandoverDecided // the latest decisions, for new owners that ask again
+	// reach says which new owners answered a probe: a grain is held only
+	// once its new owner is known to answer, so that no grain waits for a
+	// connection to be set up, or for a member that does not answer.
+	reach map[string]reachable
 }
+
+type reachable uint8
+
+const (
+	unprobed reachable = iota
+	probing
+	answers
+)
 
 // outBatch is one Handover in flight from this member.
 type outBatch struct {
-	id      string
-	owner   string
-	moves   map[string]*outMove // by key
-	waiting int                 // moves without their staged (or failed) answer
-	open    int                 // moves without their final answer
-	sent    bool                // Handover sent
-	timer   *time.Timer
+	t0, tStaged, tPlaced time.Time
+	id                   string
+	owner                string
+	moves                map[string]*outMove // by key
+	waiting              int                 // moves without their staged (or failed) answer
+	open                 int                 // moves without their final answer
+	sent                 bool                // Handover sent
+	timer                *time.Timer
 }
 
 type outMove struct {
@@ -144,9 +158,16 @@ func (p *placement) pump(ctx pa.Context) {
 	for len(p.out.batches) < p.m.handover.parallel && len(p.out.queue) > 0 {
 		owner := ""
 		for o, q := range p.out.queue {
+			if p.out.reach[o] != answers {
+				p.probe(ctx, o)
+				continue
+			}
 			if owner == "" || len(q) > len(p.out.queue[owner]) || (len(q) == len(p.out.queue[owner]) && o < owner) {
 				owner = o
 			}
+		}
+		if owner == "" {
+			return // waiting for probes
 		}
 		q := p.out.queue[owner]
 		n := min(len(q), p.m.handover.batch)
@@ -160,11 +181,42 @@ func (p *placement) pump(ctx pa.Context) {
 	}
 }
 
+// probe asks a new owner whether it answers (an empty Claim) before any
+// grain is held for it.
+func (p *placement) probe(ctx pa.Context, owner string) {
+	if p.out.reach[owner] != unprobed {
+		return
+	}
+	p.out.reach[owner] = probing
+	f := ctx.RequestFuture(pa.NewPID(owner, PlacementName), &Claim{}, p.m.handover.deadline)
+	ctx.ReenterAfter(f, func(_ any, err error) {
+		if err != nil {
+			delete(p.out.reach, owner)
+			ctx.Logger().Warn("molt cluster: a new owner does not answer; its grains stay here for now", slog.String("owner", owner), slog.Any("error", err))
+			p.retryLater(ctx)
+			return
+		}
+		p.out.reach[owner] = answers
+		p.pump(ctx)
+	})
+}
+
+// retryLater schedules a reconcile, to try failed handovers again.
+func (p *placement) retryLater(ctx pa.Context) {
+	if p.retrying {
+		return
+	}
+	p.retrying = true
+	root, self := p.m.node.Root(), ctx.Self()
+	time.AfterFunc(retryAfter, func() { root.Send(self, retry{}) })
+}
+
 // export stages the grains of one batch for the new owner.
 func (p *placement) export(ctx pa.Context, owner string, keys []string) {
 	p.out.next++
 	b := &outBatch{id: fmt.Sprintf("%s/%d", ctx.Self().Address, p.out.next), owner: owner, moves: make(map[string]*outMove, len(keys))}
 	p.out.batches[b.id] = b
+	b.t0 = time.Now()
 	deadline := p.m.handover.deadline
 	self := ctx.Self()
 	root := p.m.node.Root()
@@ -230,6 +282,7 @@ func (p *placement) maybeSend(ctx pa.Context, b *outBatch) {
 		return
 	}
 	b.sent = true
+	b.tStaged = time.Now()
 	h := &Handover{HandoverId: b.id}
 	for _, mv := range b.moves {
 		if mv.staged == nil || mv.final != nil {
@@ -254,6 +307,7 @@ func (p *placement) maybeSend(ctx pa.Context, b *outBatch) {
 			p.decideAll(b, reason)
 			return
 		}
+		b.tPlaced = time.Now()
 		p.placed(b, placed)
 	})
 }
@@ -305,6 +359,9 @@ func (p *placement) maybeFinish(ctx pa.Context, b *outBatch) {
 		return
 	}
 	b.timer.Stop()
+	if debug {
+		fmt.Fprintf(os.Stderr, "DEBUG out %s -> %s n=%d staged %v placed %v final %v\n", b.id, b.owner, len(b.moves), b.tStaged.Sub(b.t0), b.tPlaced.Sub(b.tStaged), time.Since(b.tPlaced))
+	}
 	delete(p.out.batches, b.id)
 	dec := &HandoverDecided{HandoverId: b.id}
 	failed := 0
@@ -332,6 +389,9 @@ func (p *placement) maybeFinish(ctx pa.Context, b *outBatch) {
 			a.state = live // resumed here, with its state
 		}
 		failed++
+		if debug {
+			fmt.Fprintf(os.Stderr, "DEBUG fail %s %s -> %s: %s\n", b.id, key, b.owner, reason)
+		}
 		p.m.moveFailed.Add(1)
 		ctx.Logger().Warn("molt cluster: grain not handed over; it runs here", slog.String("identity", key),
 			slog.String("to", b.owner), slog.String("reason", reason))
@@ -343,10 +403,8 @@ func (p *placement) maybeFinish(ctx pa.Context, b *outBatch) {
 			p.out.decided = slices.Delete(p.out.decided, 0, 1)
 		}
 	}
-	if failed > 0 && !p.retrying {
-		p.retrying = true
-		root, self := p.m.node.Root(), ctx.Self()
-		time.AfterFunc(retryAfter, func() { root.Send(self, retry{}) })
+	if failed > 0 {
+		p.retryLater(ctx)
 	}
 	p.pump(ctx)
 	p.checkLeft(ctx)
@@ -441,6 +499,9 @@ func (p *placement) handover(ctx pa.Context, h *Handover) {
 		})
 		if err != nil {
 			ig.failure = err.Error()
+			if _, here := p.actors[key]; !here {
+				p.elsewhere[key] = pa.NewPID(b.from, g.GetEnvelope().GetName())
+			}
 			continue
 		}
 		ig.pid = pid
@@ -457,21 +518,26 @@ func (p *placement) importGrain(ctx pa.Context, ci *pc.ClusterIdentity, g *Hando
 	if p.leave != nil {
 		return nil, fmt.Errorf("%s leaves the cluster", ctx.Self().Address)
 	}
+	var name string
 	if a, ok := p.actors[key]; ok {
-		if a.state == moved {
-			return nil, fmt.Errorf("its forwarder from an earlier handover still runs on %s", ctx.Self().Address)
+		if a.state != moved {
+			return nil, fmt.Errorf("it is active on %s already", ctx.Self().Address)
 		}
-		return nil, fmt.Errorf("it is active on %s already", ctx.Self().Address)
+		// It comes back to a member where its forwarder from an earlier
+		// handover still runs: the forwarder stops once it has passed on
+		// what it holds, and the grain takes another name.
+		delete(p.actors, key)
+		delete(p.byPID, a.pid.Id)
+		p.ending[a.pid.Id]++
+		ctx.Poison(a.pid)
 	}
-	if p.ending[ctx.Self().Id+"/"+key] > 0 {
-		return nil, fmt.Errorf("its earlier activation on %s is still stopping", ctx.Self().Address)
-	}
+	name = p.nameFor(ctx, key)
 	v, ok := p.m.table.current(ci.Kind)
 	if !ok || !p.m.canRun(ci.Kind, v) {
 		return nil, fmt.Errorf("%s does not run %s's current version", ctx.Self().Address, ci.Kind)
 	}
 	*version = v
-	pid, err := p.m.node.Import(g.GetEnvelope(), v, ready, p.grainOptions(ctx, ci, key)...)
+	pid, err := p.m.node.Import(g.GetEnvelope(), v, ready, p.grainOptions(ctx, ci, name)...)
 	if err != nil {
 		return nil, err
 	}
@@ -581,6 +647,7 @@ func (p *placement) decided(ctx pa.Context, d *HandoverDecided) {
 			continue
 		}
 		p.m.node.Release(a.pid)
+		delete(p.elsewhere, key)
 		a.state, a.from = live, nil
 		g.pid = nil
 		p.m.movedIn.Add(1)
@@ -601,9 +668,11 @@ func (p *placement) decided(ctx pa.Context, d *HandoverDecided) {
 	p.reconcile(ctx)
 }
 
-// discard stops an import that must not run here.
+// discard stops an import that must not run here: the grain runs on where
+// it came from.
 func (p *placement) discard(key string, pid *pa.PID) {
 	if a := p.actors[key]; a != nil && a.pid.Equal(pid) && a.state == arriving {
+		p.elsewhere[key] = a.from
 		delete(p.actors, key)
 		delete(p.byPID, pid.Id)
 		p.ending[pid.Id]++
@@ -612,15 +681,26 @@ func (p *placement) discard(key string, pid *pa.PID) {
 	p.m.node.Discard(pid)
 }
 
-// grainOptions are the spawn options of an activation of ci named key, a
-// child of the placement actor: the same for an activation with no state
-// and for one handed over.
-func (p *placement) grainOptions(ctx pa.Context, ci *pc.ClusterIdentity, key string) []molt.SpawnOption {
+// nameFor returns the name of a new activation of key: the key, or, while
+// an earlier activation under that name is stopping, the key and a number.
+func (p *placement) nameFor(ctx pa.Context, key string) string {
+	if p.ending[ctx.Self().Id+"/"+key] == 0 {
+		return key
+	}
+	p.gen++
+	return fmt.Sprintf("%s$%d", key, p.gen)
+}
+
+// grainOptions are the spawn options of an activation of ci named name (its
+// key, or its key and a number when that name is taken), a child of the
+// placement actor: the same for an activation with no state and for one
+// handed over.
+func (p *placement) grainOptions(ctx pa.Context, ci *pc.ClusterIdentity, name string) []molt.SpawnOption {
 	// The member's options first: the name, parent and labels are the
 	// cluster's.
 	return append(slices.Clip(p.m.spawn),
 		molt.WithParent(ctx),
-		molt.WithName(key),
+		molt.WithName(name),
 		molt.WithLabels(map[string]string{LabelIdentity: ci.Identity}),
 		molt.WithProps(
 			pa.WithOnInit(func(ctx pa.Context) { pc.SetClusterIdentity(ctx, ci) }),
@@ -763,3 +843,5 @@ type Arrival struct {
 	// clock of each member.
 	Pause time.Duration
 }
+
+var debug = os.Getenv("MOLT_DEBUG") != ""

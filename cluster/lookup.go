@@ -132,18 +132,23 @@ type placement struct {
 	byPID  map[string]string      // pid id → ci key
 	ending map[string]int         // pid id → stops asked of an activation no longer in actors
 
-	claims   map[string]*claiming // ci key → activation waiting for the other members' answers
-	out      outbound
-	in       map[string]*inBatch // handover id → batch arriving here
-	leave    *leaveCall          // the member leaves; nil until Leave
-	retrying bool                // a retry of failed moves is scheduled
+	claims map[string]*claiming // ci key → activation waiting for the other members' answers
+	// elsewhere are grains whose handover to this member failed: they run
+	// on at this PID, on a member that owns them no longer, and calls for
+	// them go there until a handover succeeds or that member leaves.
+	elsewhere map[string]*pa.PID
+	out       outbound
+	in        map[string]*inBatch // handover id → batch arriving here
+	leave     *leaveCall          // the member leaves; nil until Leave
+	retrying  bool                // a retry of failed moves is scheduled
+	gen       uint64              // numbers the names of grains whose name is taken
 }
 
 func newPlacement(m *Member) *placement {
 	return &placement{
 		m: m, actors: map[string]*activation{}, byPID: map[string]string{}, ending: map[string]int{},
-		claims: map[string]*claiming{}, in: map[string]*inBatch{},
-		out: outbound{queue: map[string][]string{}, batches: map[string]*outBatch{}},
+		claims: map[string]*claiming{}, in: map[string]*inBatch{}, elsewhere: map[string]*pa.PID{},
+		out: outbound{queue: map[string][]string{}, batches: map[string]*outBatch{}, reach: map[string]reachable{}},
 	}
 }
 
@@ -208,6 +213,13 @@ func (p *placement) activate(ctx pa.Context, req *pc.ActivationRequest) {
 		c.waiting = append(c.waiting, ctx.Sender())
 		return
 	}
+	if pid, ok := p.elsewhere[key]; ok {
+		if p.m.table.present(pid.Address) && !p.m.table.isLeaving(pid.Address) {
+			ctx.Respond(&pc.ActivationResponse{Pid: pid})
+			return
+		}
+		delete(p.elsewhere, key)
+	}
 	runs := p.m.runs[ci.Kind]
 	if p.leave != nil && len(runs) > 0 {
 		// Leaving: the member that owns the grain without this one
@@ -261,7 +273,7 @@ func (p *placement) start(ctx pa.Context, ci *pc.ClusterIdentity) (*pa.PID, erro
 			p.m.refused.Add(1)
 			return nil, fmt.Errorf("this member does not run %s's current version", ci.Kind)
 		}
-		pid, err = p.m.node.Spawn(ci.Kind, v, p.grainOptions(ctx, ci, key)...)
+		pid, err = p.m.node.Spawn(ci.Kind, v, p.grainOptions(ctx, ci, p.nameFor(ctx, key))...)
 		isMolt = true
 	} else if k, ok := p.m.c.TryGetClusterKind(ci.Kind); ok && !isVersionKind(ci.Kind) {
 		// Another kind (protoactor's pub-sub topics): as protoactor does.

@@ -200,6 +200,7 @@ func (m *Member) observe(ev any) {
 	case *pc.ClusterTopology:
 		m.table.setMembers(e.GetMembers())
 		m.reconcile()
+		m.greet(e.GetJoined())
 	case *pc.GossipUpdate:
 		if e.Key != TargetsKey || e.Value == nil {
 			return
@@ -226,6 +227,20 @@ func (m *Member) observe(ev any) {
 	case *pc.ActivationTerminated:
 		if ci := e.GetClusterIdentity(); ci != nil {
 			m.c.PidCache.RemoveByValue(ci.Identity, ci.Kind, e.GetPid())
+		}
+	}
+}
+
+// greet sends each member that joined a request that its placement
+// actor answers: protoactor remote connects to a member with its first
+// message, in each direction, and a connection takes tens to hundreds of
+// milliseconds to set up; better now than under a grain's handover or a
+// caller's first call.
+func (m *Member) greet(joined []*pc.Member) {
+	self := m.Address()
+	for _, j := range joined {
+		if addr := j.Address(); addr != self {
+			m.node.Root().RequestFuture(pa.NewPID(addr, PlacementName), &Claim{}, m.lookup.timeout)
 		}
 	}
 }
@@ -262,6 +277,14 @@ func (m *Member) Runs(kind string) []uint32 { return slices.Clone(m.runs[kind]) 
 // policy by the oldest interface a member hosting the kind speaks. False
 // when no member hosts the kind.
 func (m *Member) Version(kind string) (uint32, bool) { return m.table.current(kind) }
+
+// Owner returns the address of the member that owns the grain (identity,
+// kind) as this member sees the cluster: the member it is activated on,
+// or handed over to. "" when no member may hold it (none runs its kind's
+// current version).
+func (m *Member) Owner(identity, kind string) string {
+	return m.table.owner(pc.NewClusterIdentity(identity, kind))
+}
 
 // SetVersion sets the target version of kind for the whole cluster: the
 // member gossips it, every member adopts it (the latest setting wins), new
