@@ -19,6 +19,7 @@ package account
 
 import (
 	"fmt"
+	"math"
 
 	pa "github.com/asynkron/protoactor-go/actor"
 	molt "github.com/molt-go/molt/actor"
@@ -146,6 +147,9 @@ func Register(cat *registry.Catalog, next bool) error {
 		return err
 	}
 	if err := registry.Migrate(cat, Kind, 1, 2, func(a *AccountV1) (*AccountV2, error) {
+		if a.Balance > math.MaxInt64/100 || a.Balance < math.MinInt64/100 {
+			return nil, fmt.Errorf("a balance of %d units does not fit in cents", a.Balance)
+		}
 		return &AccountV2{Balance: Money{Cents: a.Balance * 100, Currency: Currency}, Deposits: a.Deposits, LastSeq: a.Seen}, nil
 	}); err != nil {
 		return err
