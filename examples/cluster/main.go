@@ -20,7 +20,8 @@
 //
 // A member prints "member ADDRESS up: ..." once it has joined, and leaves
 // the cluster gracefully on SIGINT, SIGTERM, a "leave" line on its
-// standard input, or the end of it: it hands every account it holds, with
+// standard input, or the end of it when it is a pipe (a "stats" line
+// prints what it holds): it hands every account it holds, with
 // its in-memory state, to the account's next owner (cluster.Member.Leave),
 // then exits. A member that dies instead (kill -9) loses nothing that was
 // acknowledged: its accounts are activated again elsewhere from their
@@ -120,7 +121,11 @@ func run() error {
 				printStats(m)
 			}
 		}
-		leave <- "standard input closed"
+		// The end of a pipe means whoever drives this member is gone;
+		// a shell gives a background job /dev/null, which ends at once.
+		if fromPipe() {
+			leave <- "standard input closed"
+		}
 	}()
 	why := <-leave
 	fmt.Printf("leaving (%s)\n", why)
@@ -140,6 +145,12 @@ func run() error {
 	node.Shutdown()
 	fmt.Printf("left in %v\n", time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// fromPipe says whether standard input is a pipe.
+func fromPipe() bool {
+	fi, err := os.Stdin.Stat()
+	return err == nil && fi.Mode()&os.ModeNamedPipe != 0
 }
 
 func printStats(m *mc.Member) {

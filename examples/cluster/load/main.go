@@ -6,8 +6,8 @@
 //
 //	go run ./examples/cluster/load [-etcd http://127.0.0.1:2379] [-accounts 40] [-workers 8] [-duration 0]
 //
-// It runs for -duration, or, with 0, until a "stop" line on its standard
-// input or the end of it. It prints "ready ADDRESS" once it has joined,
+// It runs for -duration (0: no limit), until SIGINT or SIGTERM, or until
+// a "stop" line on its standard input or the end of it when it is a pipe. It prints "ready ADDRESS" once it has joined,
 // "progress acked N retried N failed N" twice a second, and at the end a
 // report; it exits 1 if any call finally failed or any account does not
 // hold its acknowledged deposits.
@@ -39,10 +39,12 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/signal"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	pc "github.com/asynkron/protoactor-go/cluster"
@@ -137,18 +139,34 @@ func run() (bool, error) {
 	return report(c, bk, st), nil
 }
 
-// waitForStop returns after -duration, or on "stop" or the end of
-// standard input.
+// waitForStop returns after -duration (if not 0), on SIGINT or SIGTERM,
+// or on a "stop" line or the end of standard input when it is a pipe (a
+// shell gives a background job /dev/null, which ends at once).
 func waitForStop() {
-	if *duration > 0 {
-		time.Sleep(*duration)
-		return
-	}
-	sc := bufio.NewScanner(os.Stdin)
-	for sc.Scan() {
-		if strings.TrimSpace(sc.Text()) == "stop" {
-			return
+	stop := make(chan struct{}, 3)
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(signals)
+	go func() {
+		sc := bufio.NewScanner(os.Stdin)
+		for sc.Scan() {
+			if strings.TrimSpace(sc.Text()) == "stop" {
+				stop <- struct{}{}
+				return
+			}
 		}
+		if fi, err := os.Stdin.Stat(); err == nil && fi.Mode()&os.ModeNamedPipe != 0 {
+			stop <- struct{}{}
+		}
+	}()
+	var timeout <-chan time.Time
+	if *duration > 0 {
+		timeout = time.After(*duration)
+	}
+	select {
+	case <-stop:
+	case <-signals:
+	case <-timeout:
 	}
 }
 
