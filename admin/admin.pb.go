@@ -1170,8 +1170,9 @@ type ClusterPackage struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	PackageId string                 `protobuf:"bytes,1,opt,name=package_id,json=packageId,proto3" json:"package_id,omitempty"`
 	DryRun    bool                   `protobuf:"varint,2,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
-	// accepted: every member accepted the request (and runs the package,
-	// or cancels it).
+	// accepted: for a RunPackage, every member accepted it (and runs it,
+	// or planned it); for a CancelPackage, at least one member was running
+	// the package and cancelled it.
 	Accepted bool `protobuf:"varint,3,opt,name=accepted,proto3" json:"accepted,omitempty"`
 	// reason says why not, when accepted is false.
 	Reason string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
@@ -1390,8 +1391,11 @@ type ClusterPackageDone struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	PackageId string                 `protobuf:"bytes,1,opt,name=package_id,json=packageId,proto3" json:"package_id,omitempty"`
 	// outcome is COMPLETED when every member's package completed;
-	// otherwise the outcome of the first member (by address) whose package
-	// did not, HALTED for a member lost.
+	// otherwise that of the member whose end weighs most (lost, counted as
+	// HALTED; then HALTED, ROLLED_BACK, COMPLETED_WITH_FAILURES, CANCELLED;
+	// the first by address among equals), and reason names that member: a
+	// member lost or halted, rather than the members it made the admin
+	// cancel.
 	Outcome manager.PackageOutcome `protobuf:"varint,2,opt,name=outcome,proto3,enum=molt.update.manager.v1.PackageOutcome" json:"outcome,omitempty"`
 	Reason  string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
 	Members []*MemberDone          `protobuf:"bytes,4,rep,name=members,proto3" json:"members,omitempty"`

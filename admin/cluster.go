@@ -226,12 +226,20 @@ func (o *listOp) finish(ctx pa.Context) {
 
 func answerText(res any) string {
 	if reason, problems, ok := refusedText(res); ok {
-		if len(problems) > 0 {
-			reason += ": " + strings.Join(problems, "; ")
-		}
-		return "refused: " + reason
+		return "refused: " + RefusalText(reason, problems)
 	}
 	return fmt.Sprintf("answered with a %T", res)
+}
+
+// RefusalText puts a manager's refusal on one line: the reason's first
+// line (the rest of a PackageRefused's reason lists its problems again),
+// then the problems.
+func RefusalText(reason string, problems []string) string {
+	if len(problems) == 0 {
+		return strings.Join(strings.Fields(reason), " ")
+	}
+	first, _, _ := strings.Cut(reason, "\n")
+	return first + ": " + strings.Join(problems, "; ")
 }
 
 // cancelOp cancels a package on every member.
@@ -290,11 +298,7 @@ func firstProblem(ms []*MemberPackage) string {
 		case m.GetError() != "":
 			return fmt.Sprintf("member %s did not answer: %s", m.GetAddress(), m.GetError())
 		case m.GetAccepted() == nil:
-			reason := m.GetRefused()
-			if len(m.GetProblems()) > 0 {
-				reason += ": " + strings.Join(m.GetProblems(), "; ")
-			}
-			return fmt.Sprintf("member %s refused it: %s", m.GetAddress(), reason)
+			return fmt.Sprintf("member %s refused it: %s", m.GetAddress(), RefusalText(m.GetRefused(), m.GetProblems()))
 		}
 	}
 	return ""
@@ -313,7 +317,7 @@ func clusterScope(p *manifest.Package) (map[string]uint32, error) {
 	whole := make(map[string]uint32)
 	for _, u := range p.Updates {
 		if len(u.Targets.Actors) > 0 {
-			return nil, fmt.Errorf("package %q names actors of kind %s: every other member would refuse a name it does not run; select them by kind and labels (targets: all, labels; a grain by its identity label), or send it with local set to the member that runs them", clipName(p.ID), clipName(u.Kind))
+			return nil, fmt.Errorf("package %q names actors of kind %s: every other member would refuse a name it does not run; select them by kind and labels (targets: all, labels; a grain by its identity label), or send it to the member that runs them with local set (molt apply --local)", clipName(p.ID), clipName(u.Kind))
 		}
 		if u.Targets.All && len(u.Targets.Labels) == 0 {
 			whole[u.Kind] = u.To
@@ -339,6 +343,7 @@ type packageOp struct {
 	running  map[string]bool // members whose package runs and has not ended
 	done     map[string]*MemberDone
 	answered bool // the requester has the run's answer
+	watched  bool // the op watches the members' admins
 	halting  bool
 	finished bool
 	timer    *time.Timer
@@ -365,6 +370,15 @@ func (o *packageOp) Receive(ctx pa.Context) {
 	case *pa.Stopping:
 		if o.timer != nil {
 			o.timer.Stop()
+		}
+		if o.watched {
+			// protoactor keeps a stopped watcher in its watchees'
+			// lists: a member's admin would tell this op, when it
+			// stops, that it stopped, and a node that has gone since
+			// holds the member's shutdown while remote retries it.
+			for _, m := range o.f.members {
+				ctx.Unwatch(o.f.pid(m))
+			}
 		}
 	case *MemberEvent:
 		o.onEvent(ctx, m)
@@ -431,6 +445,7 @@ func (o *packageOp) subscribe(ctx pa.Context) {
 			// is reported lost instead of awaited.
 			ctx.Watch(o.f.pid(m))
 		}
+		o.watched = true
 		o.run(ctx)
 	})
 }
@@ -456,7 +471,7 @@ func (o *packageOp) run(ctx pa.Context) {
 			res.Accepted = false
 			why := m.GetError()
 			if why == "" {
-				why = "refused to run it: " + m.GetRefused()
+				why = "refused to run it: " + RefusalText(m.GetRefused(), m.GetProblems())
 			}
 			o.done[addr] = &MemberDone{Address: addr, Error: why}
 		}
@@ -493,7 +508,13 @@ func (o *packageOp) onEvent(ctx pa.Context, m *MemberEvent) {
 	}
 	delete(o.running, addr)
 	o.done[addr] = &MemberDone{Address: addr, Done: e}
-	if e.GetPackageOutcome() != manager.PackageOutcome_PACKAGE_OUTCOME_COMPLETED {
+	switch e.GetPackageOutcome() {
+	case manager.PackageOutcome_PACKAGE_OUTCOME_HALTED, manager.PackageOutcome_PACKAGE_OUTCOME_ROLLED_BACK:
+		// The member's rollout stopped at its failure budget: the
+		// cluster's stops too. A cancel is the operator's, sent to
+		// every member that should stop (molt cancel reaches them all
+		// unless --local); failures within a member's budget are that
+		// member's to accept.
 		o.halt(ctx)
 	}
 	o.maybeDone(ctx)
@@ -507,8 +528,9 @@ func (o *packageOp) lost(ctx pa.Context, addr, why string) {
 }
 
 // halt cancels the package on the members where it still runs: once one
-// member's package did not complete, the cluster's rollout stops, as a
-// manager's rollout stops at its failure budget.
+// member's rollout halted (or the member was lost, or did not run it),
+// the cluster's rollout stops, as a manager's stops at its failure
+// budget.
 func (o *packageOp) halt(ctx pa.Context) {
 	if o.halting {
 		return
@@ -525,21 +547,26 @@ func (o *packageOp) maybeDone(ctx pa.Context) {
 	}
 	o.finished = true
 	out := &ClusterPackageDone{PackageId: o.id, Outcome: manager.PackageOutcome_PACKAGE_OUTCOME_COMPLETED, LatencyNs: time.Since(o.began).Nanoseconds()}
+	worst := 0
 	for _, addr := range o.f.members {
 		d := o.done[addr]
 		out.Members = append(out.Members, d)
-		if out.Reason != "" {
-			continue
+		outcome := d.GetDone().GetPackageOutcome()
+		if d.GetError() != "" {
+			outcome = manager.PackageOutcome_PACKAGE_OUTCOME_HALTED
 		}
-		switch {
-		case d.GetError() != "":
-			out.Outcome = manager.PackageOutcome_PACKAGE_OUTCOME_HALTED
-			out.Reason = fmt.Sprintf("member %s: %s", addr, d.GetError())
-		case d.GetDone().GetPackageOutcome() != manager.PackageOutcome_PACKAGE_OUTCOME_COMPLETED:
-			out.Outcome = d.GetDone().GetPackageOutcome()
-			out.Reason = fmt.Sprintf("member %s: package %s", addr, strings.ReplaceAll(enumText(out.Outcome.String()), "_", " "))
-			if r := d.GetDone().GetReason(); r != "" {
-				out.Reason += ": " + r
+		// The member that caused the end speaks for the package: a
+		// member lost, or halted, before the members it made the op
+		// cancel.
+		if r := severity(d); r > worst {
+			worst, out.Outcome = r, outcome
+			if d.GetError() != "" {
+				out.Reason = fmt.Sprintf("member %s: %s", addr, d.GetError())
+			} else {
+				out.Reason = fmt.Sprintf("member %s: package %s", addr, strings.ReplaceAll(enumText(outcome.String()), "_", " "))
+				if r := d.GetDone().GetReason(); r != "" {
+					out.Reason += ": " + r
+				}
 			}
 		}
 	}
@@ -575,6 +602,26 @@ func (o *packageOp) setTargets() []*KindTarget {
 		out = append(out, t)
 	}
 	return out
+}
+
+// severity ranks how a member's package ended, for the package's
+// outcome: completed, cancelled, completed with failures, rolled back,
+// halted, lost.
+func severity(d *MemberDone) int {
+	if d.GetError() != "" {
+		return 5
+	}
+	switch d.GetDone().GetPackageOutcome() {
+	case manager.PackageOutcome_PACKAGE_OUTCOME_COMPLETED:
+		return 0
+	case manager.PackageOutcome_PACKAGE_OUTCOME_CANCELLED:
+		return 1
+	case manager.PackageOutcome_PACKAGE_OUTCOME_COMPLETED_WITH_FAILURES:
+		return 2
+	case manager.PackageOutcome_PACKAGE_OUTCOME_ROLLED_BACK:
+		return 3
+	}
+	return 4
 }
 
 // enumText turns PACKAGE_OUTCOME_HALTED into "halted".

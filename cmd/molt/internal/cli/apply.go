@@ -16,7 +16,7 @@ import (
 )
 
 func (o *options) applyCommand() *cobra.Command {
-	var dryRun, summary bool
+	var dryRun, summary, local bool
 	cmd := &cobra.Command{
 		Use:   "apply PACKAGE.yaml",
 		Short: "Run an update package on the node, with its progress",
@@ -29,7 +29,16 @@ a summary. The command exits 0 only if the package completed.
 --dry-run prints the plan and touches nothing; --summary makes the plan
 counts per step, kind and version instead of one line per actor.
 
-Interrupting the command does not stop the package: molt cancel ID does.`,
+Interrupting the command does not stop the package: molt cancel ID does.
+
+Against a member of a cluster whose admin knows it, the package runs on
+every member: each plans it first, and nothing runs unless all accept it;
+then each member's manager updates its own actors, their progress shown
+per member, and once every member completed, the kinds the package moved
+as a whole get their cluster target (new grains start at that version).
+A member whose package does not complete stops the others (they are
+cancelled). Such a package selects actors by kind and labels: one that
+names actors or has groups runs on one member, with --local.`,
 		Example: `  molt apply bank-v2.yaml --dry-run
   molt apply bank-v2.yaml
   molt apply fleet.json --summary -o json`,
@@ -39,7 +48,7 @@ Interrupting the command does not stop the package: molt cancel ID does.`,
 			if err != nil {
 				return err
 			}
-			req.DryRun, req.Summary = dryRun, summary
+			req.DryRun, req.Summary, req.Local = dryRun, summary, local
 			return o.withClient(func(ctx context.Context, c *client) error {
 				return o.runPackage(ctx, c, "RunPackage", req, dryRun)
 			})
@@ -47,6 +56,7 @@ Interrupting the command does not stop the package: molt cancel ID does.`,
 	}
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "plan the package and print the plan; touch nothing")
 	cmd.Flags().BoolVar(&summary, "summary", false, "a plan of counts per step, kind and version rather than one line per actor")
+	cmd.Flags().BoolVar(&local, "local", false, "run it on the node alone, not on its whole cluster")
 	return cmd
 }
 
@@ -114,6 +124,9 @@ func (o *options) runPackage(ctx context.Context, c *client, name string, req pr
 	ans, err := c.ask(ctx, req)
 	if err != nil {
 		return err
+	}
+	if cp, ok := ans.(*admin.ClusterPackage); ok {
+		return o.clusterPackage(ctx, c, cp)
 	}
 	acc, ok := ans.(*manager.PackageAccepted)
 	if !ok {

@@ -41,7 +41,8 @@ type client struct {
 	inbox   *pa.PID
 	answers chan proto.Message
 	events  chan *manager.Event
-	broken  chan error // the first connection failure protoactor logged
+	cluster chan proto.Message // MemberEvent and ClusterPackageDone
+	broken  chan error         // the first connection failure protoactor logged
 	done    chan struct{}
 	dialTLS *tls.Config
 	closed  sync.Once
@@ -64,6 +65,7 @@ func (o *options) connect() (*client, error) {
 		o:       o,
 		answers: make(chan proto.Message, 16),
 		events:  make(chan *manager.Event, 1024),
+		cluster: make(chan proto.Message, 1024),
 		broken:  make(chan error, 1),
 		done:    make(chan struct{}),
 	}
@@ -228,6 +230,11 @@ func (b *inbox) Receive(ctx pa.Context) {
 	case *manager.Event:
 		select {
 		case b.c.events <- m:
+		case <-b.c.done:
+		}
+	case *admin.MemberEvent, *admin.ClusterPackageDone:
+		select {
+		case b.c.cluster <- m.(proto.Message):
 		case <-b.c.done:
 		}
 	case *pa.DeadLetterResponse:

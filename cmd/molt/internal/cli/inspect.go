@@ -39,6 +39,7 @@ func (c *client) listActors(ctx context.Context, req *admin.ListActors) (*admin.
 		}
 		all.Actors = append(all.Actors, page.GetActors()...)
 		all.Total = page.GetTotal()
+		all.Members = mergeMembers(all.Members, page.GetMembers())
 		if page.GetNextOffset() == 0 || page.GetNextOffset() <= req.GetOffset() {
 			return all, nil
 		}
@@ -65,14 +66,23 @@ func parseLabels(kvs []string) (map[string]string, error) {
 func (o *options) lsCommand() *cobra.Command {
 	var kind string
 	var labels []string
+	var local bool
 	cmd := &cobra.Command{
 		Use:   "ls",
 		Short: "List the node's live actors",
 		Long: `List the node's live actors, sorted by PID: name, PID, kind, version, labels,
 the user messages queued in each mailbox and held by an update in progress,
-and the result of the last update that ended on the actor.`,
+and the result of the last update that ended on the actor.
+
+Against a member of a cluster whose admin knows it, the list is the whole
+cluster's: every member's actors (grains with their identity label), by
+member address, then a line per member with its count, or why it did not
+answer; the command then exits 3 if a member did not, after listing the
+others. --local lists the node alone.`,
 		Example: `  molt ls
   molt ls --kind account --label region=eu
+  molt ls --kind cart --label molt.cluster/identity=cart-42
+  molt ls --local
   molt ls -o json | jq '.actors[] | select(.version == 1) | .name'`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
@@ -81,9 +91,12 @@ and the result of the last update that ended on the actor.`,
 				return err
 			}
 			return o.withClient(func(ctx context.Context, c *client) error {
-				list, err := c.listActors(ctx, &admin.ListActors{Kind: kind, Labels: l})
+				list, err := c.listActors(ctx, &admin.ListActors{Kind: kind, Labels: l, Local: local})
 				if err != nil {
 					return err
+				}
+				if len(list.GetMembers()) > 0 {
+					return o.printClusterActors(list)
 				}
 				return o.printActors(list)
 			})
@@ -91,6 +104,7 @@ and the result of the last update that ended on the actor.`,
 	}
 	cmd.Flags().StringVar(&kind, "kind", "", "only the actors of this kind")
 	cmd.Flags().StringArrayVar(&labels, "label", nil, "only the actors with this label, key=value (repeat for several)")
+	cmd.Flags().BoolVar(&local, "local", false, "only the node's own actors, not its cluster's")
 	return cmd
 }
 

@@ -186,7 +186,8 @@ func resultsError(res *admin.UpdateActorsResult) error {
 }
 
 func (o *options) cancelCommand() *cobra.Command {
-	return &cobra.Command{
+	var local bool
+	cmd := &cobra.Command{
 		Use:   "cancel ID",
 		Short: "Cancel a running update package",
 		Long: `Cancel a running update package by its id: no new batch starts, and the
@@ -194,7 +195,10 @@ updates in flight finish or abort cleanly. What was updated stays updated
 (molt rollback undoes the last package once it has ended).
 
 The admin cannot list the packages that run, so the id is required: apply
-prints it, and molt watch shows it in every event.`,
+prints it, and molt watch shows it in every event.
+
+Against a member of a cluster whose admin knows it, the package is
+cancelled on every member that runs it (--local: on the node alone).`,
 		Example: `  molt cancel bank-v2`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) != 1 {
@@ -204,9 +208,12 @@ prints it, and molt watch shows it in every event.`,
 		},
 		RunE: func(_ *cobra.Command, args []string) error {
 			return o.withClient(func(ctx context.Context, c *client) error {
-				ans, err := c.ask(ctx, &admin.CancelPackage{PackageId: args[0]})
+				ans, err := c.ask(ctx, &admin.CancelPackage{PackageId: args[0], Local: local})
 				if err != nil {
 					return err
+				}
+				if cp, ok := ans.(*admin.ClusterPackage); ok {
+					return o.printClusterCancel(cp)
 				}
 				if _, ok := ans.(*manager.PackageAccepted); !ok {
 					return answerError("CancelPackage", ans)
@@ -219,4 +226,6 @@ prints it, and molt watch shows it in every event.`,
 			})
 		},
 	}
+	cmd.Flags().BoolVar(&local, "local", false, "cancel it on the node alone, not on its whole cluster")
+	return cmd
 }

@@ -59,6 +59,9 @@ that way.`,
 							continue
 						}
 						fmt.Fprintf(o.stdout, "%s  %-16s  %-17s  %s\n", now.Format("15:04:05.000"), e.GetPackageId(), eventWord(e.GetType()), eventText(e))
+					case <-c.cluster:
+						// What the admin runs across its cluster: this
+						// node's own part is among the manager's events.
 					case err := <-c.broken:
 						return c.connectionError(err)
 					case <-end:

@@ -6,6 +6,8 @@ package clitest
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"time"
 
 	pa "github.com/asynkron/protoactor-go/actor"
@@ -66,16 +68,85 @@ type Node struct {
 
 // Start starts a test node; Stop stops it.
 func Start(rc molt.RemoteConfig, withAdmin bool) (*Node, error) {
-	return start(rc, withAdmin, true)
+	return start(rc, withAdmin, true, admin.Config{})
+}
+
+// Members is the cluster of the CLI's cluster tests, for
+// admin.Config.Cluster: test nodes that know each other by address, with
+// no cluster provider, so that each holds the same named actors and the
+// CLI's output does not depend on a placement. The kinds in Hosted stand
+// for cluster kinds: SetVersion records their targets, and refuses the
+// others with admin.ErrNotClusterKind, as a cluster member does.
+type Members struct {
+	Hosted []string
+
+	mu      sync.Mutex
+	addrs   []string
+	targets map[string]uint32
+}
+
+// Add makes address one of the members.
+func (m *Members) Add(address string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.addrs = append(m.addrs, address)
+}
+
+// Members returns the members' addresses.
+func (m *Members) Members() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.addrs)
+}
+
+// SetVersion records kind's target, if kind is hosted.
+func (m *Members) SetVersion(kind string, v uint32) error {
+	if !slices.Contains(m.Hosted, kind) {
+		return fmt.Errorf("%w: %q", admin.ErrNotClusterKind, kind)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.targets == nil {
+		m.targets = map[string]uint32{}
+	}
+	m.targets[kind] = v
+	return nil
+}
+
+// Target returns the target SetVersion recorded for kind, 0 if none.
+func (m *Members) Target(kind string) uint32 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.targets[kind]
+}
+
+// StartMembers starts n test nodes, each with the actors Start gives and
+// an admin whose Config.Cluster is members (every node is added to it),
+// with cfg's other fields. Stop each.
+func StartMembers(n int, members *Members, cfg admin.Config) ([]*Node, error) {
+	cfg.Cluster = members
+	var out []*Node
+	for range n {
+		node, err := start(molt.RemoteConfig{}, true, true, cfg)
+		if err != nil {
+			for _, o := range out {
+				o.Stop()
+			}
+			return nil, err
+		}
+		members.Add(node.Address())
+		out = append(out, node)
+	}
+	return out, nil
 }
 
 // StartEmpty starts a test node with its update manager and admin
 // service and no actor: a node that takes another's actors over.
 func StartEmpty(rc molt.RemoteConfig) (*Node, error) {
-	return start(rc, true, false)
+	return start(rc, true, false, admin.Config{})
 }
 
-func start(rc molt.RemoteConfig, withAdmin, actors bool) (*Node, error) {
+func start(rc molt.RemoteConfig, withAdmin, actors bool, cfg admin.Config) (*Node, error) {
 	cat, err := Catalog()
 	if err != nil {
 		return nil, err
@@ -90,7 +161,7 @@ func start(rc molt.RemoteConfig, withAdmin, actors bool) (*Node, error) {
 	n := &Node{Node: node}
 	if withAdmin {
 		n.Manager = manager.Spawn(node)
-		if n.Admin, err = admin.Spawn(node, n.Manager, admin.Config{}); err != nil {
+		if n.Admin, err = admin.Spawn(node, n.Manager, cfg); err != nil {
 			n.Stop()
 			return nil, err
 		}
