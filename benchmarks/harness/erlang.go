@@ -97,20 +97,29 @@ func (p *ErlangPeer) Latency(ctx context.Context, cfg Config) (*ErlangReport, er
 	return rep, nil
 }
 
+// ErlangFleetMinPasses is how many passes the Erlang peer's fleet measures
+// at least (unless Config.Count sets them). Every process gets the same
+// messages, so their heaps fill at the same pace and all of them
+// garbage-collect in the same pass, every second to fourth pass (20,000
+// GCs in such a pass of 20,000 processes, about 350 in the others), which
+// makes that pass two to four times as long as the others; six passes,
+// three there and back, average over that cycle where two would land on
+// it or miss it.
+const ErlangFleetMinPasses = 6
+
 // Fleet spawns size gen_servers and updates them from one coordinator,
 // one process after the other, in passes of the whole fleet, up and down:
 // at least two unmeasured passes and cfg's warm-up, then passes for cfg's
-// duration and at least two, or exactly cfg.Count passes, as the
-// fleet-update scenario measures molt's packages.
+// duration and at least ErlangFleetMinPasses, or exactly cfg.Count passes.
 func (p *ErlangPeer) Fleet(ctx context.Context, cfg Config, size int) (*ErlangReport, error) {
 	if size < 1 {
 		return nil, fmt.Errorf("erlang peer: a fleet needs at least one process, got %d", size)
 	}
-	passes := max(cfg.Count, 2) + 2
+	passes := max(cfg.Count, ErlangFleetMinPasses) + 2
 	// A generous bound: 50 µs per process per pass (a quiet machine takes
 	// about 5) and the spawn.
 	timeout := 2*time.Minute + cfg.warmup() + 2*cfg.duration() + time.Duration(size*(passes+1))*50*time.Microsecond
-	args := append(cfg.erlangBudget(), "size="+strconv.Itoa(size), "min_passes=2")
+	args := append(cfg.erlangBudget(), "size="+strconv.Itoa(size), "min_passes="+strconv.Itoa(ErlangFleetMinPasses))
 	rep, err := p.run(ctx, timeout, size, erlangFleet, args)
 	if err != nil {
 		return nil, err
