@@ -64,7 +64,7 @@ var (
 	host         = flag.String("host", "127.0.0.1", "the address this member's protoactor remote listens on")
 	port         = flag.Int("port", 0, "its port (0: any free one)")
 	activation   = flag.Duration("activation-timeout", time.Second, "how long a call waits for an account's owner to activate it before it retries")
-	leaveTimeout = flag.Duration("leave-timeout", 20*time.Second, "how long a leaving member may take to hand its accounts over")
+	leaveTimeout = flag.Duration("leave-timeout", 10*time.Second, "how long a leaving member may take to hand its accounts over")
 )
 
 func run() error {
