@@ -7,8 +7,9 @@ import (
 )
 
 // AdminCluster returns what the member's admin service needs to act on
-// the whole cluster (admin.Config.Cluster): the members' addresses, read
-// from protoactor's member list as it stands when asked, and SetVersion,
+// the whole cluster (admin.Config.Cluster): the members' addresses, from
+// the topology the member follows (the one its placement uses), and
+// SetVersion,
 // so that a package that moves a kind's grains on every member also sets
 // the kind's cluster target.
 //
@@ -20,15 +21,12 @@ func AdminCluster(m *Member) admin.Cluster { return adminCluster{m} }
 
 type adminCluster struct{ m *Member }
 
-// Members returns the addresses of the members protoactor's member list
-// holds now, this member's included.
+// Members returns the addresses of the members in the last topology the
+// member saw, this member's included (its own join may not have reached
+// it yet). Read under the table's lock: protoactor's MemberList swaps its
+// member set without one.
 func (c adminCluster) Members() []string {
-	ms := c.m.c.MemberList.Members().Members()
-	out := make([]string, 0, len(ms)+1)
-	for _, pm := range ms {
-		out = append(out, pm.Address())
-	}
-	return append(out, c.m.Address())
+	return append(c.m.table.addresses(), c.m.Address())
 }
 
 // SetVersion is Member.SetVersion, with admin.ErrNotClusterKind for a kind
