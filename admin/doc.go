@@ -24,6 +24,16 @@
 //   - TakeoverStatus: how a takeover of this node, or by it, goes, asked
 //     of the node's takeover service (TakeoverProgress).
 //
+// With Config.Cluster (cluster.AdminCluster for a cluster member),
+// ListActors, RunPackage and CancelPackage speak for the whole cluster
+// unless they say local: the admin forwards them, marked local, to every
+// member's admin and combines the answers (ActorList with a status per
+// member; ClusterPackage; then MemberEvent per member and
+// ClusterPackageDone to the subscribers). A package is planned on every
+// member before it runs on any; once every member completed, the kinds it
+// moved as a whole get their cluster target (Cluster.SetVersion). See
+// docs/operating.md, "Cluster".
+//
 // A request the admin does not act on is answered with Refused, touching
 // nothing: over a limit of Config, malformed, or refused by the node's
 // access control. Every request is bounded (page sizes, selections,
