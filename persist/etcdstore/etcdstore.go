@@ -177,7 +177,9 @@ func (s *Store) Save(ctx context.Context, name string, snap *envelope.Envelope) 
 		return fmt.Errorf("etcdstore: saving %q: %w", name, err)
 	}
 	rk, sk := s.RecordKey(name), s.SequenceKey(name)
-	if size := len(record) + len(rk) + len(sk) + requestOverhead; size > s.maxRequest {
+	// The sequence key is in the transaction three times: compared, read
+	// (stale), written (not).
+	if size := len(record) + len(rk) + 3*len(sk) + requestOverhead; size > s.maxRequest {
 		return fmt.Errorf("%w: the snapshot of %q makes a request of about %d bytes, over the limit of %d (WithMaxRequest; etcd's --max-request-bytes)", ErrTooLarge, name, size, s.maxRequest)
 	}
 	seq := snap.GetSequence()

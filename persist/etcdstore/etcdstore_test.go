@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/molt-go/molt/envelope"
 	"github.com/molt-go/molt/internal/leaktest"
 	"github.com/molt-go/molt/persist"
 	"github.com/molt-go/molt/persist/etcdstore"
@@ -232,6 +233,23 @@ func TestTooLarge(t *testing.T) {
 	if err := d.Save(ctx, "big", storetest.Snapshot("big", 1, etcdstore.DefaultMaxRequest-4096)); err != nil {
 		t.Errorf("Save of 1.5 MiB - 4 KiB: %v; etcd refused what the store let through", err)
 	}
+	// The largest snapshot the store lets through, under the longest
+	// name, etcd accepts: the store's estimate of a request is never
+	// below etcd's count.
+	long := strings.Repeat("n", envelope.MaxNameLength)
+	lo, hi := etcdstore.DefaultMaxRequest-8192, etcdstore.DefaultMaxRequest
+	for lo+1 < hi { // lo fits the store's limit, hi does not
+		mid := (lo + hi) / 2
+		if err := d.Save(ctx, long, storetest.Snapshot(long, 1, mid)); errors.Is(err, etcdstore.ErrTooLarge) {
+			hi = mid
+		} else {
+			lo = mid
+			if err != nil {
+				t.Fatalf("Save of a %d-byte state under a name of %d bytes: %v; etcd refused what the store let through", mid, len(long), err)
+			}
+		}
+	}
+	t.Logf("largest state the store sends under a %d-byte name: %d bytes (etcd's limit %d)", len(long), lo, etcdstore.DefaultMaxRequest)
 }
 
 // TestUnreachable: with no etcd listening, a call fails within the
