@@ -18,25 +18,24 @@ import (
 // the members to ask, the admins' name, and the bounds.
 type fanOut struct {
 	members []string // sorted, this node's own address included
-	self    string
 	name    string
 	timeout time.Duration
 }
 
-// members returns the cluster's members as the admin sees them now:
+// fanOut returns the cluster's members as the admin sees them now:
 // sorted, without duplicates or empty addresses, this node included even
 // if Cluster.Members leaves it out (it may lag behind a join), or an
 // error over MaxPeers.
 func (a *adminActor) fanOut() (fanOut, error) {
-	self := a.node.System().Address()
-	ms := append(a.cfg.Cluster.Members(), self)
+	// A copy: the slice Members returns may be the implementation's own.
+	ms := append(slices.Clone(a.cfg.Cluster.Members()), a.node.System().Address())
 	ms = slices.DeleteFunc(ms, func(s string) bool { return s == "" })
 	slices.Sort(ms)
 	ms = slices.Compact(ms)
 	if len(ms) > a.cfg.MaxPeers {
 		return fanOut{}, fmt.Errorf("the cluster has %d members, over the admin's limit of %d (Config.MaxPeers): send the request to each member with local set", len(ms), a.cfg.MaxPeers)
 	}
-	return fanOut{members: ms, self: self, name: a.cfg.Name, timeout: a.cfg.PeerTimeout}, nil
+	return fanOut{members: ms, name: a.cfg.Name, timeout: a.cfg.PeerTimeout}, nil
 }
 
 func (f fanOut) pid(address string) *pa.PID { return pa.NewPID(address, f.name) }
@@ -75,7 +74,7 @@ func askAll(ctx pa.Context, f fanOut, members []string, req func(address string)
 		fut := ctx.RequestFuture(f.pid(m), reqs[i], f.timeout)
 		ctx.ReenterAfter(fut, func(res any, err error) {
 			if err != nil {
-				out[i].err = peerError(f, m, err)
+				out[i].err = peerError(f, err)
 			} else {
 				out[i].res = res
 			}
@@ -87,7 +86,7 @@ func askAll(ctx pa.Context, f fanOut, members []string, req func(address string)
 }
 
 // peerError says why a member gave no answer.
-func peerError(f fanOut, address string, err error) string {
+func peerError(f fanOut, err error) string {
 	switch {
 	case errors.Is(err, pa.ErrTimeout):
 		return fmt.Sprintf("no answer within %v (admin Config.PeerTimeout): the member is down, unreachable or busy", f.timeout)
@@ -202,9 +201,17 @@ func (o *listOp) second(ctx pa.Context) {
 
 func (o *listOp) finish(ctx pa.Context) {
 	out := &ActorList{Members: o.status}
+	full := true
 	for i, st := range o.status {
 		out.Total += st.GetTotal()
-		if o.want[i] == 0 || !st.GetAnswered() {
+		if o.want[i] == 0 || !full {
+			continue
+		}
+		if !st.GetAnswered() {
+			// Its count came, its part of the page did not: the page
+			// ends before it, so that the next one asks it again rather
+			// than skip its actors.
+			full = false
 			continue
 		}
 		out.Actors = append(out.Actors, o.parts[i]...)
@@ -212,7 +219,7 @@ func (o *listOp) finish(ctx pa.Context) {
 			// A member whose page was short (a smaller page size, or
 			// actors gone meanwhile): the next page starts after what
 			// it gave, so that no actor is skipped.
-			break
+			full = false
 		}
 	}
 	if end := int(o.req.GetOffset()) + len(out.Actors); end < int(out.Total) && len(out.Actors) > 0 {
