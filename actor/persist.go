@@ -40,7 +40,9 @@ func Persistent() SpawnOption {
 }
 
 // Persist writes the current state of the molt actor behind ctx, at the
-// version it runs, as its latest snapshot, and returns once the store says
+// version it runs, as its latest snapshot under the name it was spawned
+// with (WithName: for an actor spawned WithParent, its PID id without the
+// parent's prefix), and returns once the store says
 // it is durable. Call it from the actor's Receive, after the state changed
 // and before acknowledging the change: an acknowledged change then
 // survives a crash of the process, and the actor, restarted or spawned
@@ -57,9 +59,11 @@ func Persist(ctx pa.Context) error {
 	}
 	e, err := h.node.catalog.Seal(h.kind, h.version, h.behavior)
 	if err != nil {
-		return fmt.Errorf("molt: persist %s: %w", ctx.Self().GetId(), err)
+		return fmt.Errorf("molt: persist %s: %w", h.name, err)
 	}
-	e.Name, e.Labels, e.Sequence = ctx.Self().GetId(), h.labels, h.seq+1
+	// Under the name it was spawned with, which Spawn loads by: under a
+	// parent, the PID id has the parent's prefix besides.
+	e.Name, e.Labels, e.Sequence = h.name, h.labels, h.seq+1
 	sctx, cancel := context.WithTimeout(context.Background(), StoreTimeout)
 	defer cancel()
 	if err := h.node.store.Save(sctx, e.Name, e); err != nil {

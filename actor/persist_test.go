@@ -159,6 +159,49 @@ func TestPersistentActorStartsFromItsSnapshotAtALaterVersion(t *testing.T) {
 	}
 }
 
+// TestChildSnapshotsAreKeyedByTheSpawnName: an actor spawned under a
+// parent (a cluster grain is one) saves its snapshots under the name it
+// was spawned with, which is what Spawn loads by, not under its PID id.
+func TestChildSnapshotsAreKeyedByTheSpawnName(t *testing.T) {
+	store := persist.Memory()
+	defer store.Close()
+	node := molt.NewNode(tallyCatalog(t), molt.WithStore(store))
+	defer node.Shutdown()
+	type spawnChild struct{}
+	parent, err := node.Root().SpawnNamed(pa.PropsFromFunc(func(ctx pa.Context) {
+		if _, ok := ctx.Message().(spawnChild); ok {
+			pid, err := node.Spawn("tally", 1, molt.WithParent(ctx), molt.WithName("t9"), molt.Persistent())
+			if err != nil {
+				ctx.Respond(err)
+				return
+			}
+			ctx.Respond(pid)
+		}
+	}), "parent")
+	must(t, err)
+	child := func() *pa.PID {
+		switch r := request(t, node, parent, spawnChild{}).(type) {
+		case *pa.PID:
+			return r
+		case error:
+			t.Fatalf("spawn under a parent: %v", r)
+		}
+		return nil
+	}
+	first := child()
+	if first.GetId() != "parent/t9" {
+		t.Fatalf("the child's PID id is %q, want parent/t9", first.GetId())
+	}
+	putAcked(t, node, first, "a", 3)
+	if _, err := store.Load(context.Background(), "t9"); err != nil {
+		t.Fatalf("no snapshot under the spawn name t9 after an acknowledged put: %v", err)
+	}
+	must(t, node.Root().StopFuture(first).Wait())
+	if got, want := request(t, node, child(), tallyGet{}), "map[a:3]"; got != want {
+		t.Fatalf("spawned again under its parent, the actor has %q, want its snapshot's %q", got, want)
+	}
+}
+
 func TestPersistAfterAnUpdateWritesTheNewVersion(t *testing.T) {
 	store := persist.Memory()
 	defer store.Close()
