@@ -23,11 +23,13 @@
 %%   instead of a duration).
 %% MODE fleet: size processes (key size) updated by one coordinator, one
 %%   process after the other, each suspended, changed and resumed before the
-%%   next; one pass updates every process once, in one direction. Keys
-%%   warmup_ns (unmeasured passes for at least this long, at least two:
-%%   there and back, since the first pass after the spawn is slower),
-%%   duration_ns and min_passes (measure passes until both are reached), or
-%%   count (exactly this many measured passes).
+%%   next; one pass updates every process once, in one direction. After the
+%%   spawn, unmeasured passes for at least warmup_ns and at least two (there
+%%   and back: the first passes after the spawn are slower); then it prints
+%%   ready and runs one measured pass for each line "pass" it reads on
+%%   standard input, until a line "stop" or the end of its input. The
+%%   runner drives it so, to alternate its passes with molt's packages: a
+%%   slow moment of the machine then hits both.
 %%
 %% Output, on standard output, one record per line, words separated by
 %% single spaces, every time in nanoseconds of erlang:monotonic_time:
@@ -36,6 +38,7 @@
 %%   latency_ns 4012 3877 ...            latency: the round trips, any
 %%                                       number of lines
 %%   spawn size=100000 ns=210000000      fleet: spawning the processes
+%%   ready                               fleet: warmed up, reading commands
 %%   pass size=100000 updated=100000 ns=450000000
 %%                                       fleet: one measured pass
 %%   done ops=12345                      latency: last line, how many
@@ -216,15 +219,8 @@ fleet(Opts) ->
     io:put_chars([<<"spawn size=">>, integer_to_binary(Size), <<" ns=">>, integer_to_binary(now_ns() - T0), $\n]),
     WarmEnd = now_ns() + opt(warmup_ns, Opts, 100000000),
     Dir0 = warm_fleet(Pids, up, WarmEnd, 0),
-    {Last, Passes} =
-        case opt(count, Opts, 0) of
-            Count when Count > 0 ->
-                passes(Pids, Size, Dir0, fun(P, _Now) -> P >= Count end, 0);
-            _ ->
-                MinPasses = opt(min_passes, Opts, 2),
-                End = now_ns() + opt(duration_ns, Opts, 1000000000),
-                passes(Pids, Size, Dir0, fun(P, Now) -> P >= MinPasses andalso Now >= End end, 0)
-        end,
+    io:put_chars(<<"ready\n">>),
+    {Last, Passes} = serve(Pids, Size, Dir0, flip(Dir0), 0),
     lists:foldl(fun(P, I) -> check(P, I, Last), I + 1 end, 1, Pids),
     io:put_chars([<<"done passes=">>, integer_to_binary(Passes), $\n]),
     [exit(P, kill) || P <- Pids],
@@ -239,15 +235,20 @@ warm_fleet(Pids, Dir, End, Done) ->
         false -> warm_fleet(Pids, flip(Dir), End, Done + 1)
     end.
 
-%% passes runs measured passes until Stop says so, prints one line per
-%% pass, and returns the last pass's direction and the number of passes.
-passes(Pids, Size, Dir, Stop, Done) ->
-    T0 = now_ns(),
-    lists:foreach(fun(P) -> update(P, Dir) end, Pids),
-    T1 = now_ns(),
-    io:put_chars([<<"pass size=">>, integer_to_binary(Size), <<" updated=">>, integer_to_binary(Size),
-                  <<" ns=">>, integer_to_binary(T1 - T0), $\n]),
-    case Stop(Done + 1, T1) of
-        true -> {Dir, Done + 1};
-        false -> passes(Pids, Size, flip(Dir), Stop, Done + 1)
+%% serve runs one measured pass, in direction Dir, per "pass" line read,
+%% printing one line for each, until "stop" or the end of the input; it
+%% returns the last pass's direction (Last) and the number of passes.
+serve(Pids, Size, Dir, Last, Done) ->
+    case io:get_line(standard_io, "") of
+        "pass\n" ->
+            T0 = now_ns(),
+            lists:foreach(fun(P) -> update(P, Dir) end, Pids),
+            T1 = now_ns(),
+            io:put_chars([<<"pass size=">>, integer_to_binary(Size), <<" updated=">>, integer_to_binary(Size),
+                          <<" ns=">>, integer_to_binary(T1 - T0), $\n]),
+            serve(Pids, Size, flip(Dir), Dir, Done + 1);
+        Stop when Stop =:= "stop\n"; Stop =:= eof ->
+            {Last, Done};
+        Other ->
+            error({unknown_command, Other})
     end.

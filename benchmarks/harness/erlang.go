@@ -87,7 +87,7 @@ func (p *ErlangPeer) Close() error { return os.RemoveAll(p.dir) }
 // sys:change_code and sys:resume, one sample per update.
 func (p *ErlangPeer) Latency(ctx context.Context, cfg Config) (*ErlangReport, error) {
 	timeout := time.Minute + cfg.warmup() + 2*cfg.duration() + time.Duration(cfg.Count)*time.Millisecond
-	rep, err := p.run(ctx, timeout, 0, erlangLatency, cfg.erlangBudget())
+	rep, err := p.run(ctx, timeout, erlangLatency, cfg.erlangBudget())
 	if err != nil {
 		return nil, err
 	}
@@ -97,41 +97,218 @@ func (p *ErlangPeer) Latency(ctx context.Context, cfg Config) (*ErlangReport, er
 	return rep, nil
 }
 
-// ErlangFleetMinPasses is how many passes the Erlang peer's fleet measures
-// at least (unless Config.Count sets them). Every process gets the same
-// messages, so their heaps fill at the same pace and all of them
-// garbage-collect in the same pass, every second to fourth pass (20,000
-// GCs in such a pass of 20,000 processes, about 350 in the others), which
-// makes that pass two to four times as long as the others; six passes,
-// three there and back, average over that cycle where two would land on
-// it or miss it.
+// ErlangFleetMinPasses is how many passes of the Erlang peer's fleet are
+// measured at least (unless Config.Count sets them), here and in the
+// fleet-update scenario. Every process gets the same messages, so their
+// heaps fill at the same pace and all of them garbage-collect in the same
+// pass, every second to fourth pass (20,000 GCs in such a pass of 20,000
+// processes, about 350 in the others), which makes that pass two to four
+// times as long as the others; six passes, three there and back, average
+// over that cycle where two would land on it or miss it.
 const ErlangFleetMinPasses = 6
 
-// Fleet spawns size gen_servers and updates them from one coordinator,
-// one process after the other, in passes of the whole fleet, up and down:
-// at least two unmeasured passes and cfg's warm-up, then passes for cfg's
-// duration and at least ErlangFleetMinPasses, or exactly cfg.Count passes.
+// Fleet measures a fleet of size processes on its own: StartFleet, then
+// passes for cfg's duration and at least ErlangFleetMinPasses, or exactly
+// cfg.Count passes, then Close. The report holds the spawn and every
+// measured pass.
 func (p *ErlangPeer) Fleet(ctx context.Context, cfg Config, size int) (*ErlangReport, error) {
-	if size < 1 {
-		return nil, fmt.Errorf("erlang peer: a fleet needs at least one process, got %d", size)
-	}
-	passes := max(cfg.Count, ErlangFleetMinPasses) + 2
-	// A generous bound: 50 µs per process per pass (a quiet machine takes
-	// about 5) and the spawn.
-	timeout := 2*time.Minute + cfg.warmup() + 2*cfg.duration() + time.Duration(size*(passes+1))*50*time.Microsecond
-	args := append(cfg.erlangBudget(), "size="+strconv.Itoa(size), "min_passes="+strconv.Itoa(ErlangFleetMinPasses))
-	rep, err := p.run(ctx, timeout, size, erlangFleet, args)
+	f, err := p.StartFleet(ctx, cfg, size)
 	if err != nil {
 		return nil, err
 	}
-	if len(rep.Passes) == 0 {
-		return nil, errors.New("erlang peer (fleet): no pass in its output")
+	_, _, err = cfg.measure(ctx, ErlangFleetMinPasses, func() error { _, err := f.Pass(); return err })
+	rep, cerr := f.Close()
+	if err != nil {
+		return nil, err
 	}
-	for i, ps := range rep.Passes {
-		if ps.Size != size || ps.Updated != size {
-			return nil, fmt.Errorf("erlang peer (fleet): pass %d updated %d of %d processes, want all %d", i+1, ps.Updated, ps.Size, size)
+	return rep, cerr
+}
+
+// ErlangFleet is a fleet of the Erlang peer's gen_servers in an erl of its
+// own, spawned and warmed up by StartFleet, then updated one measured pass
+// at a time by Pass, so that the fleet-update scenario can alternate its
+// passes with molt's packages. Close ends it. It is not safe for
+// concurrent use.
+type ErlangFleet struct {
+	size     int
+	cmd      *exec.Cmd
+	kill     context.CancelFunc
+	stdin    io.WriteCloser
+	lines    chan string   // erl's output, line by line; closed at its end
+	out      bytes.Buffer  // the lines read so far, for the final parse
+	stderr   bytes.Buffer  // the end of erl's stderr, to read after Wait
+	passWait time.Duration // how long a pass may take
+	ctx      context.Context
+	err      error // set once the fleet failed and erl was killed
+}
+
+// StartFleet starts erl with size gen_servers, and returns once they are
+// spawned and warmed up: at least two passes, there and back, and cfg's
+// warm-up. A fleet that is not up within a bound that grows with its size
+// (a quiet machine takes about 15 µs per process for the spawn and the two
+// passes; the bound allows 200) is killed, and so is erl whenever ctx ends.
+func (p *ErlangPeer) StartFleet(ctx context.Context, cfg Config, size int) (*ErlangFleet, error) {
+	if size < 1 {
+		return nil, fmt.Errorf("erlang peer: a fleet needs at least one process, got %d", size)
+	}
+	kctx, kill := context.WithCancel(ctx)
+	cmd := p.command(kctx, size, erlangFleet, append(cfg.erlangBudget(), "size="+strconv.Itoa(size)))
+	f := &ErlangFleet{
+		size:     size,
+		cmd:      cmd,
+		kill:     kill,
+		lines:    make(chan string, 16),
+		passWait: time.Minute + time.Duration(size)*100*time.Microsecond,
+		ctx:      kctx,
+	}
+	cmd.Stderr = &tailWriter{buf: &f.stderr, max: 4096}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		kill()
+		return nil, fmt.Errorf("erlang peer (fleet): %w", err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		kill()
+		return nil, fmt.Errorf("erlang peer (fleet): %w", err)
+	}
+	f.stdin = stdin
+	if err := cmd.Start(); err != nil {
+		kill()
+		return nil, fmt.Errorf("erlang peer (fleet): starting erl: %w", err)
+	}
+	go func() {
+		defer close(f.lines)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			f.lines <- sc.Text()
+		}
+	}()
+	startWait := 2*time.Minute + cfg.warmup() + time.Duration(size)*200*time.Microsecond
+	for {
+		line, err := f.next(startWait, "the fleet spawned and warmed up (a ready line)")
+		if err != nil {
+			return nil, f.fail(err)
+		}
+		if line == "ready" {
+			return f, nil
+		}
+		if word, rest, _ := strings.Cut(line, " "); word == "error" {
+			return nil, f.fail(fmt.Errorf("the peer failed: %s", rest))
 		}
 	}
+}
+
+// next returns erl's next line of output, and keeps it for the final
+// parse. It fails if none comes within wait (what says what was awaited),
+// if erl's output ends, or if the fleet's context ends.
+func (f *ErlangFleet) next(wait time.Duration, what string) (string, error) {
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case line, ok := <-f.lines:
+		if !ok {
+			return "", fmt.Errorf("erl's output ended while waiting for %s", what)
+		}
+		f.out.WriteString(line)
+		f.out.WriteByte('\n')
+		return strings.TrimRight(line, "\r"), nil
+	case <-timer.C:
+		return "", fmt.Errorf("no %s within %v, killed", what, wait)
+	case <-f.ctx.Done():
+		return "", fmt.Errorf("waiting for %s: %w, killed", what, f.ctx.Err())
+	}
+}
+
+// Pass updates every process of the fleet once, in the direction after
+// the last pass's, and returns the pass as erl timed it.
+func (f *ErlangFleet) Pass() (ErlangPass, error) {
+	if f.err != nil {
+		return ErlangPass{}, f.err
+	}
+	if _, err := io.WriteString(f.stdin, "pass\n"); err != nil {
+		return ErlangPass{}, f.fail(fmt.Errorf("asking for a pass: %w", err))
+	}
+	line, err := f.next(f.passWait, "a pass line")
+	if err != nil {
+		return ErlangPass{}, f.fail(err)
+	}
+	word, rest, _ := strings.Cut(line, " ")
+	switch word {
+	case "pass":
+		p, err := parsePass(rest)
+		if err != nil {
+			return ErlangPass{}, f.fail(fmt.Errorf("%q: %w", clip(line), err))
+		}
+		if p.Size != f.size || p.Updated != f.size {
+			return ErlangPass{}, f.fail(fmt.Errorf("a pass updated %d of %d processes, want all %d", p.Updated, p.Size, f.size))
+		}
+		return p, nil
+	case "error":
+		return ErlangPass{}, f.fail(fmt.Errorf("the peer failed: %s", rest))
+	}
+	return ErlangPass{}, f.fail(fmt.Errorf("want a pass line, got %q", clip(line)))
+}
+
+// fail kills erl, waits for it, and returns err, with the end of erl's
+// stderr; every later call returns it too.
+func (f *ErlangFleet) fail(err error) error {
+	f.kill()
+	f.drain(waitDelay)
+	_ = f.cmd.Wait()
+	f.err = fmt.Errorf("erlang peer (fleet): %w; stderr: %s", err, quoteTail(f.stderr.Bytes()))
+	return f.err
+}
+
+// drain reads erl's output to its end, within wait, keeping it for the
+// final parse. The reading goroutine has then ended, which cmd.Wait
+// requires before it closes the pipe.
+func (f *ErlangFleet) drain(wait time.Duration) bool {
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for {
+		select {
+		case line, ok := <-f.lines:
+			if !ok {
+				return true
+			}
+			f.out.WriteString(line)
+			f.out.WriteByte('\n')
+		case <-timer.C:
+			return false
+		}
+	}
+}
+
+// Close tells erl to stop, waits for it to check every process's state
+// and end, and returns the report of its whole output: the spawn and
+// every pass. It returns the fleet's error if it failed before.
+func (f *ErlangFleet) Close() (*ErlangReport, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
+	_, werr := io.WriteString(f.stdin, "stop\n")
+	cerr := f.stdin.Close()
+	// Checking the processes' states takes a few µs each.
+	if !f.drain(time.Minute + time.Duration(f.size)*50*time.Microsecond) {
+		return nil, f.fail(errors.New("erl did not end after stop"))
+	}
+	runErr := f.cmd.Wait()
+	f.kill()
+	rep, err := ParseErlangOutput(&f.out)
+	switch {
+	case err != nil && runErr != nil:
+		err = fmt.Errorf("%w (erl: %v)", err, runErr)
+	case err == nil && runErr != nil:
+		err = fmt.Errorf("erl: %w", runErr)
+	case err == nil && errors.Join(werr, cerr) != nil:
+		err = fmt.Errorf("telling erl to stop: %w", errors.Join(werr, cerr))
+	}
+	if err != nil {
+		f.err = fmt.Errorf("erlang peer (fleet): %w; stderr: %s", err, quoteTail(f.stderr.Bytes()))
+		return nil, f.err
+	}
+	f.err = errors.New("erlang peer (fleet): closed")
 	return rep, nil
 }
 
@@ -145,12 +322,10 @@ func (c Config) erlangBudget() []string {
 	}
 }
 
-// run starts erl on the peer's main in mode with args and parses what it
-// prints, within timeout; on timeout or cancellation erl (and anything it
-// started) is killed. processes, if above erl's default limit, raises it.
-func (p *ErlangPeer) run(ctx context.Context, timeout time.Duration, processes int, mode string, args []string) (*ErlangReport, error) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+// command returns the erl command that runs the peer's main in mode with
+// args, killed with anything it started when ctx ends. processes, if above
+// erl's default limit, raises it.
+func (p *ErlangPeer) command(ctx context.Context, processes int, mode string, args []string) *exec.Cmd {
 	// As many schedulers as molt has Ps, so that both sides get the same
 	// cores.
 	procs := runtime.GOMAXPROCS(0)
@@ -168,6 +343,16 @@ func (p *ErlangPeer) run(ctx context.Context, timeout time.Duration, processes i
 	cmd.Dir = p.dir
 	cmd.Env = append(os.Environ(), "ERL_CRASH_DUMP="+filepath.Join(p.dir, "erl_crash.dump"))
 	killGroup(cmd)
+	return cmd
+}
+
+// run runs the peer's main in mode with args and parses what it prints,
+// within timeout; on timeout or cancellation erl (and anything it
+// started) is killed.
+func (p *ErlangPeer) run(ctx context.Context, timeout time.Duration, mode string, args []string) (*ErlangReport, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cmd := p.command(ctx, 0, mode, args)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &tailWriter{buf: &stderr, max: 4096}
 	runErr := cmd.Run()
@@ -307,21 +492,15 @@ func ParseErlangOutput(r io.Reader) (*ErlangReport, error) {
 				return nil, fmt.Errorf("erlang output line %d (spawn): %w", line, errors.Join(err, err2))
 			}
 			rep.Spawn = time.Duration(ns)
+		case "ready":
+			if rest != "" {
+				return nil, fmt.Errorf("erlang output line %d: %q, want ready alone", line, clip(text))
+			}
 		case "pass":
-			kv, err := keyValues(rest, "size", "updated", "ns")
+			p, err := parsePass(rest)
 			if err != nil {
 				return nil, fmt.Errorf("erlang output line %d (pass): %w", line, err)
 			}
-			var p ErlangPass
-			var errs [3]error
-			var ns int
-			p.Size, errs[0] = positive(kv, "size")
-			p.Updated, errs[1] = positive(kv, "updated")
-			ns, errs[2] = positive(kv, "ns")
-			if err := errors.Join(errs[:]...); err != nil {
-				return nil, fmt.Errorf("erlang output line %d (pass): %w", line, err)
-			}
-			p.Elapsed = time.Duration(ns)
 			rep.Passes = append(rep.Passes, p)
 		case "done":
 			key, value, _ := strings.Cut(rest, "=")
@@ -356,6 +535,22 @@ func ParseErlangOutput(r io.Reader) (*ErlangReport, error) {
 		return nil, fmt.Errorf("erlang output ends after %d lines without its done line: the peer was cut short", line)
 	}
 	return rep, nil
+}
+
+// parsePass reads the fields of a pass line.
+func parsePass(fields string) (ErlangPass, error) {
+	kv, err := keyValues(fields, "size", "updated", "ns")
+	if err != nil {
+		return ErlangPass{}, err
+	}
+	var p ErlangPass
+	var errs [3]error
+	var ns int
+	p.Size, errs[0] = positive(kv, "size")
+	p.Updated, errs[1] = positive(kv, "updated")
+	ns, errs[2] = positive(kv, "ns")
+	p.Elapsed = time.Duration(ns)
+	return p, errors.Join(errs[:]...)
 }
 
 // keyValues reads space-separated key=value fields and checks that each

@@ -52,7 +52,7 @@ func TestParseErlangOutput(t *testing.T) {
 		},
 		{
 			name: "fleet",
-			out: erlangHeader + "spawn size=1000 ns=2000000\n" +
+			out: erlangHeader + "spawn size=1000 ns=2000000\nready\n" +
 				"pass size=1000 updated=1000 ns=4000000\npass size=1000 updated=1000 ns=6000000\ndone passes=2\n",
 			check: func(t *testing.T, r *harness.ErlangReport) {
 				if r.Spawned != 1000 || r.Spawn != 2*time.Millisecond || len(r.Passes) != 2 || r.Passes[1].Elapsed != 6*time.Millisecond {
@@ -78,6 +78,7 @@ func TestParseErlangOutput(t *testing.T) {
 		{name: "pass without ns", out: erlangHeader + "pass size=10 updated=10\ndone passes=1\n", err: "line 2 (pass): no ns= field"},
 		{name: "pass with a bad count", out: erlangHeader + "pass size=10 updated=ten ns=5\ndone passes=1\n", err: `line 2 (pass): updated="ten"`},
 		{name: "field not key=value", out: erlangHeader + "spawn size=10 ns\n", err: `line 2 (spawn): field "ns" is not key=value`},
+		{name: "ready with fields", out: erlangHeader + "ready now\ndone passes=0\n", err: `line 2: "ready now", want ready alone`},
 		{name: "done miscounts", out: erlangHeader + "latency_ns 5 6\ndone ops=3\n", err: "line 3: done says ops=3, the output holds 2"},
 		{name: "done unknown", out: erlangHeader + "done items=1\n", err: "done: want ops=N or passes=N"},
 		{name: "done bad count", out: erlangHeader + "done ops=many\n", err: `done: ops="many" is not a count`},
@@ -238,6 +239,51 @@ func TestErlangPeerBadOutput(t *testing.T) {
 			_, err = p.Latency(context.Background(), harness.Config{Count: 1, Warmup: time.Nanosecond})
 			if err == nil || !strings.Contains(err.Error(), c.err) {
 				t.Fatalf("Latency: %v, want an error saying %q", err, c.err)
+			}
+		})
+	}
+}
+
+// TestErlangFleetBadOutput drives stand-ins for erl (shell scripts) through
+// the fleet's protocol: whatever goes wrong, from the start to the close,
+// Fleet fails with an error that names it, and a stand-in that hangs is
+// killed when the context ends.
+func TestErlangFleetBadOutput(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("the stand-ins for erl and erlc are shell scripts")
+	}
+	const head = "echo 'molt_peer 1 otp=25 schedulers=2'; echo 'spawn size=10 ns=1000'; "
+	for _, c := range []struct{ name, script, err string }{
+		{"never ready", head + "exit 1", "erlang peer (fleet): erl's output ended while waiting for the fleet spawned and warmed up (a ready line)"},
+		{"error at start", head + "echo 'error error:{bad_size,0}'; exit 3", "erlang peer (fleet): the peer failed: error:{bad_size,0}"},
+		{"garbage pass", head + "echo ready; read cmd; echo nonsense; sleep 30", `erlang peer (fleet): want a pass line, got "nonsense"`},
+		{"short pass", head + "echo ready; read cmd; echo 'pass size=10 updated=3 ns=5'; sleep 30", "a pass updated 3 of 10 processes, want all 10"},
+		{"bad pass", head + "echo ready; read cmd; echo 'pass size=10 updated=10'; sleep 30", `"pass size=10 updated=10": no ns= field`},
+		{"miscount at close", head + "echo ready; read cmd; echo 'pass size=10 updated=10 ns=5'; read cmd; echo 'done passes=2'", "done says passes=2, the output holds 1"},
+		{"hangs", head + "sleep 30", "waiting for the fleet spawned and warmed up (a ready line): context deadline exceeded, killed"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			bin := t.TempDir()
+			for name, body := range map[string]string{"erl": c.script, "erlc": "exit 0"} {
+				if err := os.WriteFile(filepath.Join(bin, name), []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+			p, err := harness.NewErlangPeer(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			start := time.Now()
+			_, err = p.Fleet(ctx, harness.Config{Count: 1, Warmup: time.Nanosecond}, 10)
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Fatalf("Fleet: %v, want an error saying %q", err, c.err)
+			}
+			if d := time.Since(start); d > 15*time.Second {
+				t.Errorf("Fleet returned after %v: the stand-in was not killed", d)
 			}
 		})
 	}

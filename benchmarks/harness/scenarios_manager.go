@@ -149,33 +149,21 @@ func runFleetUpdate(ctx context.Context, cfg Config) (res *Result, err error) {
 		defer func() { err = errors.Join(err, peer.Close()) }()
 	}
 	for _, n := range cfg.fleetSizes() {
-		c, err := measureFleet(ctx, cfg, n)
+		c, erl, err := measureFleet(ctx, cfg, n, peer)
 		if err != nil {
 			return res, fmt.Errorf("fleet of %d: %w", n, err)
 		}
 		res.Cases = append(res.Cases, c)
 		cfg.progress("fleet-update", c.Name)
-		if peer == nil {
-			cfg.progress("fleet-update", c.Name+"/erlang")
-			continue
+		if erl != nil {
+			res.Cases = append(res.Cases, erl)
 		}
-		// The peer runs right after molt, at the same size, so that both
-		// see the machine in about the same state.
-		erl, err := measureErlangFleet(ctx, cfg, peer, n)
-		if err != nil {
-			return res, fmt.Errorf("fleet of %d, erlang: %w", n, err)
-		}
-		res.Cases = append(res.Cases, erl)
-		cfg.progress("fleet-update", erl.Name)
-		molt, _ := c.Figure("updates_per_s")
-		if rate, _ := erl.Figure("updates_per_s"); rate > 0 {
-			c.Add("vs_erlang_ratio", molt/rate)
-		}
+		cfg.progress("fleet-update", c.Name+"/erlang")
 	}
 	res.Notes = []string{
-		fmt.Sprintf("latency: one package's total time, manager.Run of an all-at-once package over the whole fleet (kind member, targets: all, maxInFlight %d, back and forth between versions 1 and 2), from the call to PACKAGE_DONE in hand; at least 2 packages per size, after at least 2 unmeasured (there and back).", FleetMaxInFlight),
+		fmt.Sprintf("latency: one package's total time, manager.Run of an all-at-once package over the whole fleet (kind member, targets: all, maxInFlight %d, back and forth between versions 1 and 2), from the call to PACKAGE_DONE in hand; at least 2 packages per size (%d with the Erlang peer), after at least 2 unmeasured (there and back).", FleetMaxInFlight, ErlangFleetMinPasses),
 		"updates per s: actors updated over the packages' total time; run updates per s: over the runs' own time (PACKAGE_DONE's latency), without the planning; plan: a package's time minus its run's own (PACKAGE_DONE's latency), i.e. listing the fleet, building the plan and the hand-offs; actor: one actor's phases (total_ns), from the warm-up, whose packages listen to the events (the measured ones do not: a listener costs an event per actor); allocs and bytes per update: the process's, per actor updated; spawn: spawning the fleet, once per size.",
-		fmt.Sprintf("fleet/N/erlang: N gen_servers updated by one coordinator, one after the other, each by sys:suspend, sys:change_code and sys:resume (how release_handler updates a process), in passes over the whole fleet, back and forth: at least 2 unmeasured passes, then at least %d measured (every process garbage-collects in the same pass, every second to fourth pass: several passes average over that); updates per s over the passes' time; latency: one pass. vs erlang: molt's updates per s over the peer's (above 1: molt is faster).", ErlangFleetMinPasses),
+		fmt.Sprintf("fleet/N/erlang: N gen_servers updated by one coordinator, one after the other, each by sys:suspend, sys:change_code and sys:resume (how release_handler updates a process), in passes over the whole fleet, back and forth, in an erl of its own: at least 2 unmeasured passes, then one measured pass after each of molt's measured packages, at least %d of each (every Erlang process garbage-collects in the same pass, every second to fourth pass: several passes average over that); updates per s over the passes' time; latency: one pass. vs erlang: molt's updates per s over the peer's, measured alternately (above 1: molt is faster).", ErlangFleetMinPasses),
 		fmt.Sprintf("target: %s updates/s or more for %s actors.", FormatCount(FleetTargetRate), FormatCount(FleetTargetSize)),
 	}
 	if noErlang {
@@ -184,33 +172,17 @@ func runFleetUpdate(ctx context.Context, cfg Config) (res *Result, err error) {
 	return res, nil
 }
 
-// measureErlangFleet measures the Erlang peer's fleet of n processes for
-// cfg's budget.
-func measureErlangFleet(ctx context.Context, cfg Config, peer *ErlangPeer, n int) (*Case, error) {
-	rep, err := peer.Fleet(ctx, cfg, n)
-	if err != nil {
-		return nil, err
-	}
-	passes := NewRecorder()
-	for _, p := range rep.Passes {
-		passes.Record(p.Elapsed)
-	}
-	c := &Case{Name: fmt.Sprintf("fleet/%d/erlang", n), Parameters: Params{
-		"fleet_size": n, "system": "erlang", "otp_release": rep.OTP, "schedulers": rep.Schedulers,
-	}}
-	c.SetLatency(passes)
-	c.Add("updates_per_s", rep.UpdatesPerSecond())
-	if rep.Spawn > 0 {
-		c.Add("spawn_per_s", float64(rep.Spawned)/rep.Spawn.Seconds())
-	}
-	return c, nil
-}
-
-func measureFleet(ctx context.Context, cfg Config, n int) (c *Case, err error) {
+// measureFleet measures a molt fleet of n actors and, if peer is set, an
+// Erlang fleet of n processes beside it: both are spawned and warmed up,
+// then each molt package is followed by one pass of the Erlang fleet, so
+// that a slow moment of the machine hits both, for at least
+// ErlangFleetMinPasses of each. It returns molt's case, with its rate over
+// Erlang's as vs_erlang_ratio, and Erlang's case (nil without peer).
+func measureFleet(ctx context.Context, cfg Config, n int, peer *ErlangPeer) (c, erl *Case, err error) {
 	start := time.Now()
 	f, err := NewFleet(ctx, n)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	spawn := time.Since(start)
 	defer func() { err = errors.Join(err, f.Close()) }()
@@ -234,15 +206,31 @@ func measureFleet(ctx context.Context, cfg Config, n int) (c *Case, err error) {
 		}
 		return nil
 	}); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	packages, plan := NewRecorder(), NewRecorder()
-	var updated int64
-	var busy, running time.Duration
+	// Erlang's fleet is spawned and warmed up (in its own process) while
+	// molt's waits.
+	minOps := 2
+	var ef *ErlangFleet
+	if peer != nil {
+		if ef, err = peer.StartFleet(ctx, cfg, n); err != nil {
+			return nil, nil, err
+		}
+		defer func() {
+			if ef != nil {
+				_, cerr := ef.Close()
+				err = errors.Join(err, cerr)
+			}
+		}()
+		minOps = ErlangFleetMinPasses
+	}
+	packages, plan, passes := NewRecorder(), NewRecorder(), NewRecorder()
+	var updated, peerUpdated int64
+	var busy, running, peerBusy time.Duration
 	var m0, m1 runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&m0)
-	_, _, err = cfg.measure(ctx, 2, func() error {
+	_, _, err = cfg.measure(ctx, minOps, func() error {
 		d, done, err := f.UpdateAll(ctx, nil)
 		if err != nil {
 			return err
@@ -252,26 +240,59 @@ func measureFleet(ctx context.Context, cfg Config, n int) (c *Case, err error) {
 		updated += int64(done.GetUpdated())
 		busy += d
 		running += time.Duration(done.GetLatencyNs())
+		if ef == nil {
+			return nil
+		}
+		p, err := ef.Pass()
+		if err != nil {
+			return err
+		}
+		passes.Record(p.Elapsed)
+		peerUpdated += int64(p.Updated)
+		peerBusy += p.Elapsed
 		return nil
 	})
 	runtime.ReadMemStats(&m1)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := f.Verify(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	c = &Case{Name: fmt.Sprintf("fleet/%d", n), Parameters: Params{"fleet_size": n, "max_in_flight": FleetMaxInFlight}}
 	c.SetLatency(packages)
-	c.Add("updates_per_s", float64(updated)/busy.Seconds())
+	rate := float64(updated) / busy.Seconds()
+	c.Add("updates_per_s", rate)
 	c.Add("run_updates_per_s", float64(updated)/running.Seconds())
 	c.Add("plan_p50_ns", float64(plan.Quantile(0.50)))
 	c.Add("actor_p50_ns", float64(inside.Quantile(0.50)))
 	c.Add("actor_p99_ns", float64(inside.Quantile(0.99)))
+	// The process's allocations, Erlang's passes included: the Go side of
+	// a pass allocates a few hundred bytes (a line of output and its
+	// parse), nothing per process.
 	c.Add("allocs_per_update", float64(m1.Mallocs-m0.Mallocs)/float64(updated))
 	c.Add("bytes_per_update", float64(m1.TotalAlloc-m0.TotalAlloc)/float64(updated))
 	c.Add("spawn_per_s", float64(n)/spawn.Seconds())
-	return c, nil
+	if ef == nil {
+		return c, nil, nil
+	}
+
+	rep, err := ef.Close()
+	ef = nil
+	if err != nil {
+		return c, nil, err
+	}
+	peerRate := float64(peerUpdated) / peerBusy.Seconds()
+	c.Add("vs_erlang_ratio", rate/peerRate)
+	erl = &Case{Name: fmt.Sprintf("fleet/%d/erlang", n), Parameters: Params{
+		"fleet_size": n, "system": "erlang", "otp_release": rep.OTP, "schedulers": rep.Schedulers,
+	}}
+	erl.SetLatency(passes)
+	erl.Add("updates_per_s", peerRate)
+	if rep.Spawn > 0 {
+		erl.Add("spawn_per_s", float64(rep.Spawned)/rep.Spawn.Seconds())
+	}
+	return c, erl, nil
 }
 
 // --- Charts. ---
