@@ -70,9 +70,10 @@
 //     package (targets: all, maxInFlight 1,024) per direction: actors
 //     updated per second over the packages' total time, and over their
 //     runs alone, without the planning. The fleet is spawned once per
-//     size, and the node shut down after. After each size, Erlang's fleet
-//     of the same size (fleet/N/erlang), and on molt's case its rate over
-//     Erlang's ("vs erlang", vs_erlang_ratio).
+//     size, and the node shut down after. Beside each size, Erlang's fleet
+//     of the same size (fleet/N/erlang), one of its passes after each of
+//     molt's packages, and on molt's case its rate over Erlang's ("vs
+//     erlang", vs_erlang_ratio).
 //
 // # Peers
 //
@@ -90,7 +91,9 @@
 //     sys:change_code, sys:resume, from another process. One process
 //     updated back and forth for the round trip, each update timed; a fleet
 //     of the scenario's size updated by one coordinator, one process after
-//     the other, for the rate. The runner compiles the module with erlc
+//     the other, for the rate, one pass of the whole fleet at a time on the
+//     runner's command, alternated with molt's packages so that a slow
+//     moment of the shared machine hits both. The runner compiles the module with erlc
 //     into a temporary directory and runs it with erl -noshell, with as
 //     many schedulers as GOMAXPROCS, bounded by a timeout after which erl
 //     is killed, and reads the records it prints (harness.ErlangPeer,
