@@ -188,6 +188,9 @@ func (o *options) follow(ctx context.Context, c *client, acc *manager.PackageAcc
 			if e.GetType() == manager.EventType_PACKAGE_DONE {
 				return run, nil
 			}
+		case <-c.cluster:
+			// Another package the admin runs across its cluster: read,
+			// so that the inbox never waits on a full channel.
 		case err := <-c.broken:
 			return nil, fail(ExitUnreachable, "lost %s while package %s ran (%v): molt watch or molt ls show how it goes", o.node, run.id, c.connectionError(err))
 		case <-ctx.Done():
