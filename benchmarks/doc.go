@@ -70,10 +70,11 @@
 //     package (targets: all, maxInFlight 1,024) per direction: actors
 //     updated per second over the packages' total time, and over their
 //     runs alone, without the planning. The fleet is spawned once per
-//     size, and the node shut down after. Beside each size, Erlang's fleet
-//     of the same size (fleet/N/erlang), one of its passes after each of
-//     molt's packages, and on molt's case its rate over Erlang's ("vs
-//     erlang", vs_erlang_ratio).
+//     size, and the node shut down after. Beside each size up to 100,000,
+//     Erlang's fleet of the same size (fleet/N/erlang), one of its passes
+//     after each of molt's packages, and on molt's case its rate over
+//     Erlang's ("vs erlang", vs_erlang_ratio); with Erlang, at least six
+//     packages per size.
 //
 // # Peers
 //
