@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -108,14 +107,13 @@ const (
 
 // outBatch is one Handover in flight from this member.
 type outBatch struct {
-	t0, tStaged, tPlaced time.Time
-	id                   string
-	owner                string
-	moves                map[string]*outMove // by key
-	waiting              int                 // moves without their staged (or failed) answer
-	open                 int                 // moves without their final answer
-	sent                 bool                // Handover sent
-	timer                *time.Timer
+	id      string
+	owner   string
+	moves   map[string]*outMove // by key
+	waiting int                 // moves without their staged (or failed) answer
+	open    int                 // moves without their final answer
+	sent    bool                // Handover sent
+	timer   *time.Timer
 }
 
 type outMove struct {
@@ -216,7 +214,6 @@ func (p *placement) export(ctx pa.Context, owner string, keys []string) {
 	p.out.next++
 	b := &outBatch{id: fmt.Sprintf("%s/%d", ctx.Self().Address, p.out.next), owner: owner, moves: make(map[string]*outMove, len(keys))}
 	p.out.batches[b.id] = b
-	b.t0 = time.Now()
 	deadline := p.m.handover.deadline
 	self := ctx.Self()
 	root := p.m.node.Root()
@@ -282,7 +279,6 @@ func (p *placement) maybeSend(ctx pa.Context, b *outBatch) {
 		return
 	}
 	b.sent = true
-	b.tStaged = time.Now()
 	h := &Handover{HandoverId: b.id}
 	for _, mv := range b.moves {
 		if mv.staged == nil || mv.final != nil {
@@ -307,7 +303,6 @@ func (p *placement) maybeSend(ctx pa.Context, b *outBatch) {
 			p.decideAll(b, reason)
 			return
 		}
-		b.tPlaced = time.Now()
 		p.placed(b, placed)
 	})
 }
@@ -359,11 +354,9 @@ func (p *placement) maybeFinish(ctx pa.Context, b *outBatch) {
 		return
 	}
 	b.timer.Stop()
-	if debug {
-		fmt.Fprintf(os.Stderr, "DEBUG out %s -> %s n=%d staged %v placed %v final %v\n", b.id, b.owner, len(b.moves), b.tStaged.Sub(b.t0), b.tPlaced.Sub(b.tStaged), time.Since(b.tPlaced))
-	}
 	delete(p.out.batches, b.id)
 	dec := &HandoverDecided{HandoverId: b.id}
+	gone := &Moved{}
 	failed := 0
 	for key, mv := range b.moves {
 		a := mv.a
@@ -372,8 +365,7 @@ func (p *placement) maybeFinish(ctx pa.Context, b *outBatch) {
 			dec.Committed = append(dec.Committed, key)
 			a.state, a.to = moved, mv.placed
 			p.m.movedOut.Add(1)
-			// Callers that cached the old PID look the grain up again.
-			p.broadcast(&pc.ActivationTerminated{Pid: a.pid, ClusterIdentity: a.ci})
+			gone.Grains = append(gone.Grains, &MovedGrain{Identity: a.ci.Identity, Kind: a.ci.Kind, Old: update.RefOf(a.pid)})
 			root, self, pid := p.m.node.Root(), ctx.Self(), a.pid
 			time.AfterFunc(forwardFor, func() { root.Send(self, &endForwarder{key: key, pid: pid}) })
 			continue
@@ -389,13 +381,11 @@ func (p *placement) maybeFinish(ctx pa.Context, b *outBatch) {
 			a.state = live // resumed here, with its state
 		}
 		failed++
-		if debug {
-			fmt.Fprintf(os.Stderr, "DEBUG fail %s %s -> %s: %s\n", b.id, key, b.owner, reason)
-		}
 		p.m.moveFailed.Add(1)
 		ctx.Logger().Warn("molt cluster: grain not handed over; it runs here", slog.String("identity", key),
 			slog.String("to", b.owner), slog.String("reason", reason))
 	}
+	p.tell(ctx, gone)
 	if b.sent {
 		ctx.Send(pa.NewPID(b.owner, PlacementName), dec)
 		p.out.decided = append(p.out.decided, dec)
@@ -444,6 +434,25 @@ func (p *placement) placedAgain(ctx pa.Context, m *HandoverPlaced) {
 	}
 }
 
+// tell sends m to every member's placement actor (this one's included),
+// which drops the old PIDs from its member's PID cache: callers that cached
+// one look the grain up again.
+func (p *placement) tell(ctx pa.Context, m *Moved) {
+	if len(m.GetGrains()) == 0 {
+		return
+	}
+	for _, addr := range p.m.table.addresses() {
+		ctx.Send(pa.NewPID(addr, PlacementName), m)
+	}
+}
+
+// forget drops the PIDs of grains that moved from the member's PID cache.
+func (p *placement) forget(m *Moved) {
+	for _, g := range m.GetGrains() {
+		p.m.c.PidCache.RemoveByValue(g.GetIdentity(), g.GetKind(), g.GetOld().PID())
+	}
+}
+
 // endForwarder stops a moved grain's forwarder, after the messages already
 // in its mailbox.
 func (p *placement) endForwarder(ctx pa.Context, key string, pid *pa.PID) {
@@ -457,6 +466,20 @@ func (p *placement) endForwarder(ctx pa.Context, key string, pid *pa.PID) {
 	p.forgotten(a)
 	ctx.Poison(pid)
 }
+
+// runsAt is where a grain whose handover to this member failed runs on,
+// and since when this member knows it.
+type runsAt struct {
+	pid   *pa.PID
+	since time.Time
+}
+
+// runsAtFor is how long a member sends callers to where a grain whose
+// handover failed runs on: its old owner tries again every retryAfter and
+// renews it if that fails again; a grain that went elsewhere meanwhile is
+// found by a lookup again once it expires (well before its forwarder on
+// the old owner stops, after forwardFor).
+const runsAtFor = 5 * retryAfter
 
 // inBatch is a Handover arriving at this member.
 type inBatch struct {
@@ -500,7 +523,7 @@ func (p *placement) handover(ctx pa.Context, h *Handover) {
 		if err != nil {
 			ig.failure = err.Error()
 			if _, here := p.actors[key]; !here {
-				p.elsewhere[key] = pa.NewPID(b.from, g.GetEnvelope().GetName())
+				p.elsewhere[key] = runsAt{pa.NewPID(b.from, g.GetEnvelope().GetName()), time.Now()}
 			}
 			continue
 		}
@@ -637,6 +660,7 @@ func (p *placement) decided(ctx pa.Context, d *HandoverDecided) {
 	b.timer.Stop()
 	delete(p.in, b.id)
 	now := time.Now()
+	gone := &Moved{}
 	for _, key := range d.GetCommitted() {
 		g := b.grains[key]
 		if g == nil || g.pid == nil {
@@ -647,6 +671,7 @@ func (p *placement) decided(ctx pa.Context, d *HandoverDecided) {
 			continue
 		}
 		p.m.node.Release(a.pid)
+		gone.Grains = append(gone.Grains, &MovedGrain{Identity: a.ci.Identity, Kind: a.ci.Kind, Old: update.RefOf(a.from)})
 		delete(p.elsewhere, key)
 		a.state, a.from = live, nil
 		g.pid = nil
@@ -664,6 +689,7 @@ func (p *placement) decided(ctx pa.Context, d *HandoverDecided) {
 			p.discard(key, g.pid)
 		}
 	}
+	p.tell(ctx, gone)
 	// A grain that arrived may belong elsewhere by now.
 	p.reconcile(ctx)
 }
@@ -672,7 +698,7 @@ func (p *placement) decided(ctx pa.Context, d *HandoverDecided) {
 // it came from.
 func (p *placement) discard(key string, pid *pa.PID) {
 	if a := p.actors[key]; a != nil && a.pid.Equal(pid) && a.state == arriving {
-		p.elsewhere[key] = a.from
+		p.elsewhere[key] = runsAt{a.from, time.Now()}
 		delete(p.actors, key)
 		delete(p.byPID, pid.Id)
 		p.ending[pid.Id]++
@@ -843,5 +869,3 @@ type Arrival struct {
 	// clock of each member.
 	Pause time.Duration
 }
-
-var debug = os.Getenv("MOLT_DEBUG") != ""

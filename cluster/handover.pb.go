@@ -546,6 +546,115 @@ func (x *Leaving) GetAddress() string {
 	return ""
 }
 
+// Moved tells every member that grains moved: each drops the old PIDs
+// from its PID cache, so that its callers look the grains up again. The
+// old owner sends it when the moves commit, the new owner again when it
+// releases the grains (a caller may have been given the old PID meanwhile).
+type Moved struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Grains        []*MovedGrain          `protobuf:"bytes,1,rep,name=grains,proto3" json:"grains,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Moved) Reset() {
+	*x = Moved{}
+	mi := &file_cluster_handover_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Moved) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Moved) ProtoMessage() {}
+
+func (x *Moved) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_handover_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Moved.ProtoReflect.Descriptor instead.
+func (*Moved) Descriptor() ([]byte, []int) {
+	return file_cluster_handover_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *Moved) GetGrains() []*MovedGrain {
+	if x != nil {
+		return x.Grains
+	}
+	return nil
+}
+
+// MovedGrain is a grain that moved, and the PID it had.
+type MovedGrain struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Identity      string                 `protobuf:"bytes,1,opt,name=identity,proto3" json:"identity,omitempty"`
+	Kind          string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	Old           *update.ActorRef       `protobuf:"bytes,3,opt,name=old,proto3" json:"old,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MovedGrain) Reset() {
+	*x = MovedGrain{}
+	mi := &file_cluster_handover_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MovedGrain) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MovedGrain) ProtoMessage() {}
+
+func (x *MovedGrain) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_handover_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MovedGrain.ProtoReflect.Descriptor instead.
+func (*MovedGrain) Descriptor() ([]byte, []int) {
+	return file_cluster_handover_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *MovedGrain) GetIdentity() string {
+	if x != nil {
+		return x.Identity
+	}
+	return ""
+}
+
+func (x *MovedGrain) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *MovedGrain) GetOld() *update.ActorRef {
+	if x != nil {
+		return x.Old
+	}
+	return nil
+}
+
 var File_cluster_handover_proto protoreflect.FileDescriptor
 
 const file_cluster_handover_proto_rawDesc = "" +
@@ -582,7 +691,14 @@ const file_cluster_handover_proto_rawDesc = "" +
 	"\vClaimAnswer\x12*\n" +
 	"\x03pid\x18\x01 \x01(\v2\x18.molt.update.v1.ActorRefR\x03pid\"#\n" +
 	"\aLeaving\x12\x18\n" +
-	"\aaddress\x18\x01 \x01(\tR\aaddressB!Z\x1fgithub.com/molt-go/molt/clusterb\x06proto3"
+	"\aaddress\x18\x01 \x01(\tR\aaddress\"<\n" +
+	"\x05Moved\x123\n" +
+	"\x06grains\x18\x01 \x03(\v2\x1b.molt.cluster.v1.MovedGrainR\x06grains\"h\n" +
+	"\n" +
+	"MovedGrain\x12\x1a\n" +
+	"\bidentity\x18\x01 \x01(\tR\bidentity\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x12*\n" +
+	"\x03old\x18\x03 \x01(\v2\x18.molt.update.v1.ActorRefR\x03oldB!Z\x1fgithub.com/molt-go/molt/clusterb\x06proto3"
 
 var (
 	file_cluster_handover_proto_rawDescOnce sync.Once
@@ -596,7 +712,7 @@ func file_cluster_handover_proto_rawDescGZIP() []byte {
 	return file_cluster_handover_proto_rawDescData
 }
 
-var file_cluster_handover_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_cluster_handover_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_cluster_handover_proto_goTypes = []any{
 	(*Handover)(nil),          // 0: molt.cluster.v1.Handover
 	(*HandoverGrain)(nil),     // 1: molt.cluster.v1.HandoverGrain
@@ -607,22 +723,26 @@ var file_cluster_handover_proto_goTypes = []any{
 	(*Claim)(nil),             // 6: molt.cluster.v1.Claim
 	(*ClaimAnswer)(nil),       // 7: molt.cluster.v1.ClaimAnswer
 	(*Leaving)(nil),           // 8: molt.cluster.v1.Leaving
-	(*envelope.Envelope)(nil), // 9: molt.envelope.v1.Envelope
-	(*update.ActorRef)(nil),   // 10: molt.update.v1.ActorRef
+	(*Moved)(nil),             // 9: molt.cluster.v1.Moved
+	(*MovedGrain)(nil),        // 10: molt.cluster.v1.MovedGrain
+	(*envelope.Envelope)(nil), // 11: molt.envelope.v1.Envelope
+	(*update.ActorRef)(nil),   // 12: molt.update.v1.ActorRef
 }
 var file_cluster_handover_proto_depIdxs = []int32{
 	1,  // 0: molt.cluster.v1.Handover.grains:type_name -> molt.cluster.v1.HandoverGrain
-	9,  // 1: molt.cluster.v1.HandoverGrain.envelope:type_name -> molt.envelope.v1.Envelope
+	11, // 1: molt.cluster.v1.HandoverGrain.envelope:type_name -> molt.envelope.v1.Envelope
 	3,  // 2: molt.cluster.v1.HandoverPlaced.placed:type_name -> molt.cluster.v1.PlacedGrain
 	4,  // 3: molt.cluster.v1.HandoverPlaced.failed:type_name -> molt.cluster.v1.FailedGrain
-	10, // 4: molt.cluster.v1.PlacedGrain.pid:type_name -> molt.update.v1.ActorRef
+	12, // 4: molt.cluster.v1.PlacedGrain.pid:type_name -> molt.update.v1.ActorRef
 	4,  // 5: molt.cluster.v1.HandoverDecided.aborted:type_name -> molt.cluster.v1.FailedGrain
-	10, // 6: molt.cluster.v1.ClaimAnswer.pid:type_name -> molt.update.v1.ActorRef
-	7,  // [7:7] is the sub-list for method output_type
-	7,  // [7:7] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	12, // 6: molt.cluster.v1.ClaimAnswer.pid:type_name -> molt.update.v1.ActorRef
+	10, // 7: molt.cluster.v1.Moved.grains:type_name -> molt.cluster.v1.MovedGrain
+	12, // 8: molt.cluster.v1.MovedGrain.old:type_name -> molt.update.v1.ActorRef
+	9,  // [9:9] is the sub-list for method output_type
+	9,  // [9:9] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_cluster_handover_proto_init() }
@@ -636,7 +756,7 @@ func file_cluster_handover_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cluster_handover_proto_rawDesc), len(file_cluster_handover_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -136,7 +136,7 @@ type placement struct {
 	// elsewhere are grains whose handover to this member failed: they run
 	// on at this PID, on a member that owns them no longer, and calls for
 	// them go there until a handover succeeds or that member leaves.
-	elsewhere map[string]*pa.PID
+	elsewhere map[string]runsAt
 	out       outbound
 	in        map[string]*inBatch // handover id → batch arriving here
 	leave     *leaveCall          // the member leaves; nil until Leave
@@ -147,7 +147,7 @@ type placement struct {
 func newPlacement(m *Member) *placement {
 	return &placement{
 		m: m, actors: map[string]*activation{}, byPID: map[string]string{}, ending: map[string]int{},
-		claims: map[string]*claiming{}, in: map[string]*inBatch{}, elsewhere: map[string]*pa.PID{},
+		claims: map[string]*claiming{}, in: map[string]*inBatch{}, elsewhere: map[string]runsAt{},
 		out: outbound{queue: map[string][]string{}, batches: map[string]*outBatch{}, reach: map[string]reachable{}},
 	}
 }
@@ -176,6 +176,8 @@ func (p *placement) Receive(ctx pa.Context) {
 		p.inTimedOut(ctx, msg)
 	case *outTimeout:
 		p.outTimedOut(ctx, msg)
+	case *Moved:
+		p.forget(msg)
 	case *HandoverDecided:
 		p.decided(ctx, msg)
 	case *HandoverPlaced:
@@ -213,9 +215,9 @@ func (p *placement) activate(ctx pa.Context, req *pc.ActivationRequest) {
 		c.waiting = append(c.waiting, ctx.Sender())
 		return
 	}
-	if pid, ok := p.elsewhere[key]; ok {
-		if p.m.table.present(pid.Address) && !p.m.table.isLeaving(pid.Address) {
-			ctx.Respond(&pc.ActivationResponse{Pid: pid})
+	if at, ok := p.elsewhere[key]; ok {
+		if time.Since(at.since) < runsAtFor && p.m.table.present(at.pid.Address) && !p.m.table.isLeaving(at.pid.Address) {
+			ctx.Respond(&pc.ActivationResponse{Pid: at.pid})
 			return
 		}
 		delete(p.elsewhere, key)

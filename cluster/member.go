@@ -349,9 +349,9 @@ func (m *Member) Stats() Stats {
 // in-memory state is lost unless they persist it.
 var ErrGrainsLost = errors.New("molt cluster: grains stopped without a handover")
 
-// drainQuiet is how long a member that has left waits with no call
-// reaching its forwarders, nor lookup its placement, before Leave returns:
-// the other members have dropped it from their topology by then.
+// drainQuiet is how long a member that leaves waits with no call reaching
+// its forwarders, nor lookup its placement, before it deregisters: the
+// other members have dropped the old PIDs from their caches by then.
 const drainQuiet = 300 * time.Millisecond
 
 // DefaultLeaveTimeout bounds the Leave that Shutdown runs.
@@ -372,10 +372,12 @@ const DefaultLeaveTimeout = 30 * time.Second
 //     handover that fails (the new owner dies or refuses, the migration
 //     fails, the deadline passes) leaves the grain running here with its
 //     state; it is tried again a second later, until ctx ends.
-//  3. Once nothing is left to move, the member deregisters from the
-//     provider, and waits until no call has reached its forwarders, nor a
-//     lookup its placement actor, for 300 ms (the others have dropped it
-//     from their topology), or until ctx ends.
+//  3. Once nothing is left to move, the member waits until no call has
+//     reached its forwarders, nor a lookup its placement actor, for 300 ms
+//     (the others have dropped the old PIDs from their caches), or until
+//     ctx ends, and then deregisters from the provider. In that order:
+//     once the member is out of their topology, the others close their
+//     connections to it, and what they were sending to it is lost.
 //
 // When ctx ends before every grain has moved, or a grain has no member
 // to go to (no other member runs its kind's version), the grains still
@@ -416,10 +418,13 @@ func (m *Member) leave(ctx context.Context) error {
 	}
 	// What is left has no member to go to, or no time: stopped.
 	_ = m.node.Root().RequestFuture(pid, leaveStop{}, 5*time.Second).Wait()
-	_ = m.c.Config.ClusterProvider.Shutdown(true)
+	// Drain before deregistering: once the member is out of their
+	// topology, the others close their connections to it, and whatever
+	// they were sending to its forwarders is lost.
 	if m.movedOut.Load() > 0 {
 		m.drain(ctx)
 	}
+	_ = m.c.Config.ClusterProvider.Shutdown(true)
 	if lost := m.lost.Load() - before; lost > 0 {
 		return fmt.Errorf("%w: %d grains of %s (%v)", ErrGrainsLost, lost, self, context.Cause(ctx))
 	}
