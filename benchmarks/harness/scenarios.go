@@ -155,58 +155,124 @@ func init() {
 	}
 }
 
-func runUpdateLatency(ctx context.Context, cfg Config) (*Result, error) {
+func runUpdateLatency(ctx context.Context, cfg Config) (res *Result, err error) {
+	res = &Result{Parameters: cfg.params()}
 	var targets []Target
 	for _, iso := range Isolations {
 		t, err := CounterTarget(iso)
 		if err != nil {
-			return nil, err
+			return res, err
 		}
 		targets = append(targets, t)
 	}
 	t, err := CounterTarget(IsolateCodec)
 	if err != nil {
-		return nil, err
+		return res, err
 	}
 	t.Name, t.Request = t.Name+"/request", true
 	targets = append(targets, t)
 
-	res, err := MeasureUpdateLatency(ctx, cfg, targets...)
-	res.Description = "" // the scenario's
-	res.Notes = []string{
-		"latency: from the call (node.Update, or RequestFuture for /request) to the result in hand; actor: the six phases on the actor's goroutine (the result's total_ns).",
-		"codec copies the state by a msgpack round trip before migrating, clone with a registry.Clone, pure (registry.Pure migrations) not at all.",
-		"protoactor-floor: a plain protoactor actor that swaps a state pointer on a message and answers on a channel, from the send to the answer in hand: the least any update round trip on protoactor can cost. erlang: a gen_server updated by sys:suspend, sys:change_code and sys:resume from another process, one sample per update (an erl started by the runner, with as many schedulers as GOMAXPROCS).",
-		"vs floor, vs erlang: molt's p50 and p99 over the peer's in this run (below 1: molt is faster).",
+	var runs []*targetRun
+	defer func() {
+		for _, r := range runs {
+			err = errors.Join(err, r.close())
+		}
+	}()
+	for _, t := range targets {
+		r, err := startTargetRun(ctx, t)
+		if err != nil {
+			return res, err
+		}
+		runs = append(runs, r)
 	}
-	if err != nil {
+	floor := &floorRun{f: NewFloor(), rtt: NewRecorder()}
+	defer func() { err = errors.Join(err, floor.f.Close()) }()
+	peer, err := NewErlangPeer(ctx)
+	skipped, noErlang := erlangSkipped(err)
+	if err != nil && !noErlang {
 		return res, err
+	}
+	if peer != nil {
+		defer func() { err = errors.Join(err, peer.Close()) }()
+	}
+
+	// Every system is measured in turn, a round each, so that a slow moment
+	// of the shared machine hits them all, and not one case alone.
+	rounds, per := cfg.latencyRounds()
+	res.Parameters["rounds"] = rounds
+	erlRTT := NewRecorder()
+	var erlRep *ErlangReport
+	for range rounds {
+		for _, r := range runs {
+			if err := r.round(ctx, per, 1); err != nil {
+				return res, err
+			}
+		}
+		if err := floor.round(ctx, per); err != nil {
+			return res, err
+		}
+		if peer == nil {
+			continue
+		}
+		if erlRep, err = peer.Latency(ctx, per); err != nil {
+			return res, err
+		}
+		for _, ns := range erlRep.Latencies {
+			erlRTT.RecordNs(ns)
+		}
+	}
+
+	for _, r := range runs {
+		if err := r.u.Verify(ctx); err != nil {
+			return res, err
+		}
+		res.Cases = append(res.Cases, r.result())
+		cfg.progress("update-latency", r.u.target.name())
 	}
 	molt := slices.Clone(res.Cases)
-	floor, err := measureFloor(ctx, cfg)
-	if err != nil {
-		return res, err
-	}
-	res.Cases = append(res.Cases, floor)
-	cfg.progress("update-latency", floor.Name)
-	erl, note, err := measureErlangLatency(ctx, cfg)
-	cfg.progress("update-latency", "erlang")
-	if err != nil {
-		return res, err
-	}
-	if erl != nil {
+	fc := floor.result()
+	res.Cases = append(res.Cases, fc)
+	cfg.progress("update-latency", fc.Name)
+	var erl *Case
+	if erlRep != nil {
+		erl = &Case{Name: "erlang", Parameters: Params{"system": "erlang", "otp_release": erlRep.OTP, "schedulers": erlRep.Schedulers}}
+		erl.SetLatency(erlRTT)
 		res.Cases = append(res.Cases, erl)
 	}
-	if note != "" {
-		res.Notes = append(res.Notes, note)
-	}
+	cfg.progress("update-latency", "erlang")
 	for _, c := range molt {
-		addLatencyRatios(c, "floor", floor)
+		addLatencyRatios(c, "floor", fc)
 		if erl != nil {
 			addLatencyRatios(c, "erlang", erl)
 		}
 	}
+	res.Notes = []string{
+		"latency: from the call (node.Update, or RequestFuture for /request) to the result in hand; actor: the six phases on the actor's goroutine (the result's total_ns).",
+		"codec copies the state by a msgpack round trip before migrating, clone with a registry.Clone, pure (registry.Pure migrations) not at all.",
+		"protoactor-floor: a plain protoactor actor that swaps a state pointer on a message and answers on a channel, from the send to the answer in hand: the least any update round trip on protoactor can cost. erlang: a gen_server updated by sys:suspend, sys:change_code and sys:resume from another process, one sample per update (an erl started by the runner, with as many schedulers as GOMAXPROCS).",
+		fmt.Sprintf("the cases and the peers are measured in turn, in %d rounds of 1/%d of the measuring time each, so that a slow moment of the machine hits them all; the percentiles are over every round. vs floor, vs erlang: molt's p50 and p99 over the peer's (below 1: molt is faster).", rounds, rounds),
+	}
+	if noErlang {
+		res.Notes = append(res.Notes, skipped)
+	}
 	return res, nil
+}
+
+// latencyRounds returns how many rounds update-latency measures each of
+// its systems in, and the budget of one round: the repetitions, each a
+// share of the duration and of the warm-up; one round of exactly Count
+// updates if Count is set.
+func (c Config) latencyRounds() (int, Config) {
+	if c.Count > 0 {
+		return 1, c
+	}
+	n := c.repetitions()
+	per := c
+	per.Duration = max(c.duration()/time.Duration(n), time.Nanosecond)
+	if c.Warmup > 0 {
+		per.Warmup = max(c.Warmup/time.Duration(n), time.Nanosecond)
+	}
+	return n, per
 }
 
 // addLatencyRatios adds to c its p50 and p99 over peer's, as
@@ -219,35 +285,47 @@ func addLatencyRatios(c *Case, name string, peer *Case) {
 	c.Add("vs_"+name+"_p99_ratio", float64(c.Latency.P99Ns)/float64(peer.Latency.P99Ns))
 }
 
-// measureFloor measures the protoactor floor (Floor) for cfg's budget, as
-// measureTarget measures a molt actor.
-func measureFloor(ctx context.Context, cfg Config) (c *Case, err error) {
-	f := NewFloor()
-	defer func() { err = errors.Join(err, f.Close()) }()
+// floorRun is the protoactor floor and what its round trips measured so
+// far, over one round or several, as targetRun is for a molt actor.
+type floorRun struct {
+	f              *Floor
+	rtt            *Recorder
+	ops            int
+	mallocs, bytes uint64
+}
+
+// round warms the floor up, then measures it for cfg's budget, at least
+// once, adding to what the run measured.
+func (r *floorRun) round(ctx context.Context, cfg Config) error {
 	runtime.GC()
-	if err := cfg.warm(ctx, func() error { _, err := f.Update(ctx); return err }); err != nil {
-		return nil, err
+	if err := cfg.warm(ctx, func() error { _, err := r.f.Update(ctx); return err }); err != nil {
+		return err
 	}
-	rtt := NewRecorder()
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
 	n, _, err := cfg.measure(ctx, 1, func() error {
-		d, err := f.Update(ctx)
+		d, err := r.f.Update(ctx)
 		if err != nil {
 			return err
 		}
-		rtt.Record(d)
+		r.rtt.Record(d)
 		return nil
 	})
 	runtime.ReadMemStats(&m1)
-	if err != nil {
-		return nil, err
-	}
-	c = &Case{Name: "protoactor-floor", Parameters: Params{"system": string(Protoactor)}}
-	c.SetLatency(rtt)
-	c.Add("allocs_per_update", float64(m1.Mallocs-m0.Mallocs)/float64(n))
-	c.Add("bytes_per_update", float64(m1.TotalAlloc-m0.TotalAlloc)/float64(n))
-	return c, nil
+	r.ops += n
+	r.mallocs += m1.Mallocs - m0.Mallocs
+	r.bytes += m1.TotalAlloc - m0.TotalAlloc
+	return err
+}
+
+// result returns the floor's case.
+func (r *floorRun) result() *Case {
+	c := &Case{Name: "protoactor-floor", Parameters: Params{"system": string(Protoactor)}}
+	c.SetLatency(r.rtt)
+	ops := float64(max(r.ops, 1))
+	c.Add("allocs_per_update", float64(r.mallocs)/ops)
+	c.Add("bytes_per_update", float64(r.bytes)/ops)
+	return c
 }
 
 // erlangSkipped returns the note the scenarios leave when the Erlang peer
@@ -257,30 +335,6 @@ func erlangSkipped(err error) (string, bool) {
 		return "erlang: skipped, " + err.Error(), true
 	}
 	return "", false
-}
-
-// measureErlangLatency measures the Erlang peer's update round trip for
-// cfg's budget. Without erl it returns no case and the note that says so.
-func measureErlangLatency(ctx context.Context, cfg Config) (c *Case, note string, err error) {
-	p, err := NewErlangPeer(ctx)
-	if note, ok := erlangSkipped(err); ok {
-		return nil, note, nil
-	}
-	if err != nil {
-		return nil, "", err
-	}
-	defer func() { err = errors.Join(err, p.Close()) }()
-	rep, err := p.Latency(ctx, cfg)
-	if err != nil {
-		return nil, "", err
-	}
-	rtt := NewRecorder()
-	for _, ns := range rep.Latencies {
-		rtt.RecordNs(ns)
-	}
-	c = &Case{Name: "erlang", Parameters: Params{"system": "erlang", "otp_release": rep.OTP, "schedulers": rep.Schedulers}}
-	c.SetLatency(rtt)
-	return c, "", nil
 }
 
 func runStateSize(ctx context.Context, cfg Config) (*Result, error) {

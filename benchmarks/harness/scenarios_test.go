@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -161,5 +162,28 @@ func TestRegister(t *testing.T) {
 	}
 	if all := harness.Scenarios(); all[len(all)-1].Name != "test-extra" {
 		t.Errorf("the new scenario is not last in %v", all)
+	}
+}
+
+// TestUpdateLatencyRounds checks that update-latency, given a duration,
+// measures every case and peer in as many rounds as repetitions, and
+// says so.
+func TestUpdateLatencyRounds(t *testing.T) {
+	s, _ := harness.Lookup("update-latency")
+	res, err := s.Measure(context.Background(), harness.Config{Duration: 20 * time.Millisecond, Warmup: 2 * time.Millisecond, Repetitions: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Parameters["rounds"] != 2 {
+		t.Errorf("parameters %v, want rounds 2", res.Parameters)
+	}
+	for _, c := range res.Cases {
+		// At least one update per round.
+		if c.Latency == nil || c.Latency.Count < 2 {
+			t.Errorf("%s: latency %+v, want at least 2 samples", c.Name, c.Latency)
+		}
+	}
+	if !slices.ContainsFunc(res.Notes, func(n string) bool { return strings.Contains(n, "in 2 rounds of 1/2 of the measuring time") }) {
+		t.Errorf("notes %q do not say the cases ran in 2 rounds", res.Notes)
 	}
 }

@@ -215,50 +215,85 @@ func MeasureUpdateLatency(ctx context.Context, cfg Config, targets ...Target) (*
 // measureTarget measures one target for cfg's budget, at least minOps
 // updates.
 func measureTarget(ctx context.Context, cfg Config, t Target, minOps int) (c *Case, err error) {
+	r, err := startTargetRun(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = errors.Join(err, r.close()) }()
+	if err := r.round(ctx, cfg, minOps); err != nil {
+		return nil, err
+	}
+	if err := r.u.Verify(ctx); err != nil {
+		return nil, err
+	}
+	return r.result(), nil
+}
+
+// targetRun is one target's live actor and what its updates measured so
+// far, over one round or several: the update-latency scenario alternates
+// rounds of each target and peer.
+type targetRun struct {
+	u                     *Updater
+	rtt, inside, transfer *Recorder
+	held                  uint32
+	ops                   int
+	mallocs, bytes        uint64
+}
+
+// startTargetRun starts t's actor. Close the run when done.
+func startTargetRun(ctx context.Context, t Target) (*targetRun, error) {
 	u, err := StartTarget(ctx, t)
 	if err != nil {
 		return nil, err
 	}
-	defer func() { err = errors.Join(err, u.Close()) }()
+	return &targetRun{u: u, rtt: NewRecorder(), inside: NewRecorder(), transfer: NewRecorder()}, nil
+}
 
+// round warms the actor up, then updates it for cfg's budget, at least
+// minOps times, adding to what the run measured.
+func (r *targetRun) round(ctx context.Context, cfg Config, minOps int) error {
 	// Start from a collected heap, not from the garbage of the case before.
 	runtime.GC()
-	if err := cfg.warm(ctx, func() error { _, _, err := u.Update(ctx); return err }); err != nil {
-		return nil, err
+	if err := cfg.warm(ctx, func() error { _, _, err := r.u.Update(ctx); return err }); err != nil {
+		return err
 	}
-	rtt, inside, transfer := NewRecorder(), NewRecorder(), NewRecorder()
-	var held uint32
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
 	n, _, err := cfg.measure(ctx, minOps, func() error {
-		d, res, err := u.Update(ctx)
+		d, res, err := r.u.Update(ctx)
 		if err != nil {
 			return err
 		}
-		rtt.Record(d)
-		inside.RecordNs(res.GetTotalNs())
-		transfer.RecordNs(res.GetStateTransferNs())
-		held = max(held, res.GetHeldMessages())
+		r.rtt.Record(d)
+		r.inside.RecordNs(res.GetTotalNs())
+		r.transfer.RecordNs(res.GetStateTransferNs())
+		r.held = max(r.held, res.GetHeldMessages())
 		return nil
 	})
 	runtime.ReadMemStats(&m1)
-	if err != nil {
-		return nil, err
-	}
-	if err := u.Verify(ctx); err != nil {
-		return nil, err
-	}
+	r.ops += n
+	r.mallocs += m1.Mallocs - m0.Mallocs
+	r.bytes += m1.TotalAlloc - m0.TotalAlloc
+	return err
+}
 
-	c = &Case{Name: t.name(), Parameters: Params{"versions": t.versions(), "request": t.Request}}
+// result returns the case of everything the run measured.
+func (r *targetRun) result() *Case {
+	t := r.u.target
+	c := &Case{Name: t.name(), Parameters: Params{"versions": t.versions(), "request": t.Request}}
 	for k, v := range t.Parameters {
 		c.Parameters[k] = v
 	}
-	c.SetLatency(rtt)
-	c.Add("actor_p50_ns", float64(inside.Quantile(0.50)))
-	c.Add("actor_p99_ns", float64(inside.Quantile(0.99)))
-	c.Add("transfer_p50_ns", float64(transfer.Quantile(0.50)))
-	c.Add("held_max", float64(held))
-	c.Add("allocs_per_update", float64(m1.Mallocs-m0.Mallocs)/float64(n))
-	c.Add("bytes_per_update", float64(m1.TotalAlloc-m0.TotalAlloc)/float64(n))
-	return c, nil
+	c.SetLatency(r.rtt)
+	c.Add("actor_p50_ns", float64(r.inside.Quantile(0.50)))
+	c.Add("actor_p99_ns", float64(r.inside.Quantile(0.99)))
+	c.Add("transfer_p50_ns", float64(r.transfer.Quantile(0.50)))
+	c.Add("held_max", float64(r.held))
+	ops := float64(max(r.ops, 1))
+	c.Add("allocs_per_update", float64(r.mallocs)/ops)
+	c.Add("bytes_per_update", float64(r.bytes)/ops)
+	return c
 }
+
+// close stops the actor and its node.
+func (r *targetRun) close() error { return r.u.Close() }
