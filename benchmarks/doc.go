@@ -48,7 +48,10 @@
 //     the six phases' own time on the actor's goroutine. Beside them, in the
 //     same run, two peers (see Peers below): protoactor-floor and erlang,
 //     and on each molt case its p50 and p99 over theirs ("vs floor p50",
-//     "vs erlang p99"; in the JSON vs_floor_p50_ratio and so on).
+//     "vs erlang p99"; in the JSON vs_floor_p50_ratio and so on). The
+//     cases and the peers are measured in turn, in rounds (-reps, 5 by
+//     default) of a share of -duration each, so that a slow moment of the
+//     machine hits them all.
 //   - state-size: the same on a state of 1KB … 64MB, per isolation.
 //   - held-messages: an update sent while 0 … 100,000 user messages are
 //     queued behind it; "overtake" (no hooks: the update goes first, the

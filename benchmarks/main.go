@@ -145,7 +145,7 @@ func parse(args []string, stderr io.Writer) (options, int, bool) {
 	fs.DurationVar(&o.cfg.Duration, "duration", 0, "how long each case is measured, after its warm-up (default 1s; 200ms with -quick)")
 	fs.IntVar(&o.cfg.Count, "count", 0, "measure this many operations per case instead of a duration: updates, group updates, fleet packages, or messages per repetition for throughput")
 	fs.DurationVar(&o.cfg.Warmup, "warmup", 0, "unmeasured time before each case, at least one operation (default a tenth of -duration)")
-	fs.IntVar(&o.cfg.Repetitions, "reps", 0, "timed runs per case of throughput and idle-memory, which report the median (default 5; 3 with -quick)")
+	fs.IntVar(&o.cfg.Repetitions, "reps", 0, "timed runs per case of throughput and idle-memory, which report the median, and rounds of update-latency, which measures its cases and peers in turn (default 5; 3 with -quick)")
 	fs.IntVar(&o.cfg.IdleActors, "actors", 0, "idle-memory scenario: actors spawned per run (default 100000; 10000 with -quick)")
 	fs.BoolVar(&o.cfg.Quick, "quick", false, "small parameter sets and short cases: every scenario, in well under 2 minutes on 2 cores")
 	fs.IntVar(&o.gomaxprocs, "gomaxprocs", 0, "set GOMAXPROCS for the run (default: as the Go runtime sets it)")

@@ -22,7 +22,9 @@ type Config struct {
 	Warmup time.Duration
 	// Repetitions is how many timed runs the rate and memory scenarios
 	// (throughput, idle-memory) make of each case, interleaving the systems
-	// they compare; they report the median. 5 if zero (3 if Quick).
+	// they compare; they report the median. update-latency measures its
+	// cases and peers in turn in as many rounds, each of a share of
+	// Duration (unless Count is set). 5 if zero (3 if Quick).
 	Repetitions int
 	// Quick selects each scenario's small parameter set: every built-in
 	// scenario together then runs in well under two minutes on two cores.
