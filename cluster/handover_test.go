@@ -420,13 +420,14 @@ func TestRollingUpgradeHandsGrainsOver(t *testing.T) {
 	}
 }
 
-// refusing is a new binary's catalogue (versions 2 and 3) whose migration
-// from 2 to 3 fails: a grain handed to it at version 3 cannot be opened.
+// refusing is a new binary's catalogue that runs version 3 only, reads
+// version 2's state, and whose migration from 2 to 3 fails: a grain handed
+// to it cannot be opened.
 func refusing(t testing.TB) *registry.Catalog {
 	t.Helper()
 	cat := registry.New()
 	for _, err := range []error{
-		registry.Register(cat, kind, 2, func() *CounterV2 { return &CounterV2{} }),
+		registry.RegisterState(cat, kind, 2, func() *CounterV2 { return &CounterV2{} }),
 		registry.Register(cat, kind, 3, func() *CounterV3 { return &CounterV3{} }),
 		registry.Adapt(cat, kind, 3, func(m *wrapperspb.Int32Value) *wrapperspb.Int64Value { return wrapperspb.Int64(int64(m.GetValue())) }),
 		registry.Migrate(cat, kind, 2, 3, func(*CounterV2) (*CounterV3, error) { return nil, errors.New("this build cannot read version 2") }),
@@ -466,9 +467,6 @@ func TestFailedHandoverKeepsTheGrain(t *testing.T) {
 			cfg := mc.Config{HandoverDeadline: time.Second}
 			old, _ := startWith(t, testProvider(agent), catalog(t, 2), cfg)
 			client, _ := startWith(t, testProvider(agent), catalog(t, 2), mc.Config{Kinds: []string{}})
-			if err := old.SetVersion(kind, 2); err != nil {
-				t.Fatal(err)
-			}
 			eventually(t, 10*time.Second, "the client sees the member at version 2", func() bool { return sameVersion([]*mc.Member{client}, 2) })
 			totals := map[string]int64{}
 			for i, id := range ids {
@@ -485,11 +483,10 @@ func TestFailedHandoverKeepsTheGrain(t *testing.T) {
 					}
 					return true
 				})
-				// Version 3 runs on the new member only: every grain is
-				// its now, and every handover to it fails.
-				if err := old.SetVersion(kind, 3); err != nil {
-					t.Fatal(err)
-				}
+				// The new member runs version 3 only, the old one 2 only:
+				// the kind's version is 3 (the newest any runs), every
+				// grain is the new member's, and every handover to it
+				// fails.
 				eventually(t, 10*time.Second, "every grain's handover failed once", func() bool { return old.Stats().MoveFailed >= grains })
 				for _, id := range ids {
 					if o := client.Owner(id, kind); o != next.Address() {
