@@ -690,8 +690,15 @@ func (p *placement) decided(ctx pa.Context, d *HandoverDecided) {
 		}
 	}
 	p.tell(ctx, gone)
-	// A grain that arrived may belong elsewhere by now.
-	p.reconcile(ctx)
+	// A grain that arrived may belong elsewhere by now, or run an older
+	// version than its kind's.
+	self := ctx.Self().Address
+	for _, key := range d.GetCommitted() {
+		if a := p.actors[key]; a != nil {
+			p.place(ctx, self, key, a)
+		}
+	}
+	p.pump(ctx)
 }
 
 // discard stops an import that must not run here: the grain runs on where

@@ -339,39 +339,45 @@ func (p *placement) broadcast(ev *pc.ActivationTerminated) {
 func (p *placement) reconcile(ctx pa.Context) {
 	self := ctx.Self().Address
 	for key, a := range p.actors {
-		if a.state != live && a.state != queued {
-			continue
-		}
-		owner := p.m.table.owner(a.ci)
-		if !a.molt {
-			if owner != self && owner != "" {
-				ctx.Poison(a.pid) // not a molt actor: stopped, as protoactor does
-			}
-			continue
-		}
-		if owner != self {
-			if owner != "" { // with no owner at all, it stays where it is
-				p.enqueue(key, a, owner)
-			}
-			continue
-		}
-		if a.state == queued { // owned here again before its turn came
-			p.dequeue(key, a)
-		}
-		v, ok := p.m.table.current(a.ci.Kind)
-		if !ok || a.updating == v {
-			continue
-		}
-		e, running := p.m.node.Directory().Lookup(a.pid)
-		if !running || e.Version == v || !p.m.canRun(a.ci.Kind, v) {
-			continue
-		}
-		a.updating = v
-		id := fmt.Sprintf("molt-cluster/%s/%d", key, v)
-		ctx.Request(a.pid, &update.UpdateActor{UpdateId: id, ToVersion: v})
+		p.place(ctx, self, key, a)
 	}
 	p.pump(ctx)
 	p.checkLeft(ctx)
+}
+
+// place brings one activation in line: queued for a handover if another
+// member owns it, updated in place if its version is not its kind's.
+func (p *placement) place(ctx pa.Context, self, key string, a *activation) {
+	if a.state != live && a.state != queued {
+		return
+	}
+	owner := p.m.table.owner(a.ci)
+	if !a.molt {
+		if owner != self && owner != "" {
+			ctx.Poison(a.pid) // not a molt actor: stopped, as protoactor does
+		}
+		return
+	}
+	if owner != self {
+		if owner != "" { // with no owner at all, it stays where it is
+			p.enqueue(key, a, owner)
+		}
+		return
+	}
+	if a.state == queued { // owned here again before its turn came
+		p.dequeue(key, a)
+	}
+	v, ok := p.m.table.current(a.ci.Kind)
+	if !ok || a.updating == v {
+		return
+	}
+	e, running := p.m.node.Directory().Lookup(a.pid)
+	if !running || e.Version == v || !p.m.canRun(a.ci.Kind, v) {
+		return
+	}
+	a.updating = v
+	id := fmt.Sprintf("molt-cluster/%s/%d", key, v)
+	ctx.Request(a.pid, &update.UpdateActor{UpdateId: id, ToVersion: v})
 }
 
 func (p *placement) updated(ctx pa.Context, res *update.UpdateResult) {

@@ -128,6 +128,12 @@ type table struct {
 	targets map[string]Target // kind → latest target known here
 	leaving map[string]bool   // addresses of members that leave: no grain is placed on them
 	changed time.Time         // the latest change of owners: topology, target or a member leaving
+
+	// rv caches, per kind, the rendezvous hashing over the eligible
+	// members, built on first use after a change (gen counts changes):
+	// a member checks the owner of each of its grains on every change.
+	rv  map[string]*pc.Rendezvous
+	gen uint64
 }
 
 func newTable(p Policy) *table {
@@ -144,6 +150,7 @@ func (t *table) setMembers(ms []*pc.Member) {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.invalidate()
 	if len(out) != len(t.members) {
 		t.changed = time.Now()
 	} else {
@@ -173,6 +180,7 @@ func (t *table) leave(addr string) bool {
 	}
 	t.leaving[addr] = true
 	t.changed = time.Now()
+	t.invalidate()
 	return true
 }
 
@@ -203,6 +211,7 @@ func (t *table) learn(kind string, tg Target) bool {
 	}
 	t.targets[kind] = tg
 	t.changed = time.Now()
+	t.invalidate()
 	return true
 }
 
@@ -303,16 +312,29 @@ func (t *table) eligible(kind string) []*pc.Member {
 // the eligible members, so that every member that agrees on the topology
 // and the targets picks the same owner.
 func (t *table) owner(ci *pc.ClusterIdentity) string {
-	ms := t.eligible(ci.Kind)
-	switch len(ms) {
-	case 0:
-		return ""
-	case 1:
-		return ms[0].Address()
+	t.mu.RLock()
+	r, ok := t.rv[ci.Kind]
+	gen := t.gen
+	t.mu.RUnlock()
+	if !ok {
+		r = pc.NewRendezvous()
+		r.UpdateMembers(t.eligible(ci.Kind))
+		t.mu.Lock()
+		if t.gen == gen { // nothing changed meanwhile
+			if t.rv == nil {
+				t.rv = map[string]*pc.Rendezvous{}
+			}
+			t.rv[ci.Kind] = r
+		}
+		t.mu.Unlock()
 	}
-	r := pc.NewRendezvous()
-	r.UpdateMembers(ms)
 	return r.GetByClusterIdentity(ci)
+}
+
+// invalidate drops the cached rendezvous hashing; t.mu is held.
+func (t *table) invalidate() {
+	t.gen++
+	clear(t.rv)
 }
 
 // hosts returns the addresses of the members other than self that host

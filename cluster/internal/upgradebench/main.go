@@ -163,6 +163,13 @@ func each(n int, f func(i int) error) error {
 // placed reports whether each grain runs on exactly one member, its owner
 // as by sees it, at a version want accepts.
 func placed(ms []*mc.Member, by *mc.Member, n int, want func(uint32) bool) bool {
+	count := 0
+	for _, m := range ms {
+		count += m.Node().Directory().Len()
+	}
+	if count != n { // cheap first: a grain on its way is in no directory
+		return false
+	}
 	where := make(map[string]string, n)
 	for _, m := range ms {
 		for _, e := range m.Node().Directory().List(kind) {
@@ -190,7 +197,7 @@ func waitFor(within time.Duration, what string, cond func() bool) {
 		if time.Now().After(deadline) {
 			fail("not within %v: %s", within, what)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
