@@ -173,20 +173,10 @@ func runUpdateLatency(ctx context.Context, cfg Config) (res *Result, err error) 
 	targets = append(targets, t)
 
 	var runs []*targetRun
-	defer func() {
-		for _, r := range runs {
-			err = errors.Join(err, r.close())
-		}
-	}()
 	for _, t := range targets {
-		r, err := startTargetRun(ctx, t)
-		if err != nil {
-			return res, err
-		}
-		runs = append(runs, r)
+		runs = append(runs, newTargetRun(t))
 	}
-	floor := &floorRun{f: NewFloor(), rtt: NewRecorder()}
-	defer func() { err = errors.Join(err, floor.f.Close()) }()
+	floor := &floorRun{rtt: NewRecorder()}
 	peer, err := NewErlangPeer(ctx)
 	skipped, noErlang := erlangSkipped(err)
 	if err != nil && !noErlang {
@@ -223,11 +213,8 @@ func runUpdateLatency(ctx context.Context, cfg Config) (res *Result, err error) 
 	}
 
 	for _, r := range runs {
-		if err := r.u.Verify(ctx); err != nil {
-			return res, err
-		}
 		res.Cases = append(res.Cases, r.result())
-		cfg.progress("update-latency", r.u.target.name())
+		cfg.progress("update-latency", r.t.name())
 	}
 	molt := slices.Clone(res.Cases)
 	fc := floor.result()
@@ -259,8 +246,8 @@ func runUpdateLatency(ctx context.Context, cfg Config) (res *Result, err error) 
 }
 
 // latencyRounds returns how many rounds update-latency measures each of
-// its systems in, and the budget of one round: the repetitions, each a
-// share of the duration and of the warm-up; one round of exactly Count
+// its systems in, and the budget of one round: the repetitions, each the
+// whole warm-up and a share of the duration; one round of exactly Count
 // updates if Count is set.
 func (c Config) latencyRounds() (int, Config) {
 	if c.Count > 0 {
@@ -268,10 +255,9 @@ func (c Config) latencyRounds() (int, Config) {
 	}
 	n := c.repetitions()
 	per := c
+	// The whole warm-up in every round: each starts its system afresh.
+	per.Warmup = c.warmup()
 	per.Duration = max(c.duration()/time.Duration(n), time.Nanosecond)
-	if c.Warmup > 0 {
-		per.Warmup = max(c.Warmup/time.Duration(n), time.Nanosecond)
-	}
 	return n, per
 }
 
@@ -285,26 +271,27 @@ func addLatencyRatios(c *Case, name string, peer *Case) {
 	c.Add("vs_"+name+"_p99_ratio", float64(c.Latency.P99Ns)/float64(peer.Latency.P99Ns))
 }
 
-// floorRun is the protoactor floor and what its round trips measured so
-// far, over one round or several, as targetRun is for a molt actor.
+// floorRun is what the protoactor floor's round trips measured so far,
+// over one round or several, as targetRun is for a molt actor.
 type floorRun struct {
-	f              *Floor
 	rtt            *Recorder
 	ops            int
 	mallocs, bytes uint64
 }
 
-// round warms the floor up, then measures it for cfg's budget, at least
-// once, adding to what the run measured.
-func (r *floorRun) round(ctx context.Context, cfg Config) error {
+// round starts a Floor, warms it up, measures it for cfg's budget, at
+// least once, adding to what the run measured, and closes it.
+func (r *floorRun) round(ctx context.Context, cfg Config) (err error) {
+	f := NewFloor()
+	defer func() { err = errors.Join(err, f.Close()) }()
 	runtime.GC()
-	if err := cfg.warm(ctx, func() error { _, err := r.f.Update(ctx); return err }); err != nil {
+	if err := cfg.warm(ctx, func() error { _, err := f.Update(ctx); return err }); err != nil {
 		return err
 	}
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
 	n, _, err := cfg.measure(ctx, 1, func() error {
-		d, err := r.f.Update(ctx)
+		d, err := f.Update(ctx)
 		if err != nil {
 			return err
 		}

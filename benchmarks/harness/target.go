@@ -214,53 +214,48 @@ func MeasureUpdateLatency(ctx context.Context, cfg Config, targets ...Target) (*
 
 // measureTarget measures one target for cfg's budget, at least minOps
 // updates.
-func measureTarget(ctx context.Context, cfg Config, t Target, minOps int) (c *Case, err error) {
-	r, err := startTargetRun(ctx, t)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { err = errors.Join(err, r.close()) }()
+func measureTarget(ctx context.Context, cfg Config, t Target, minOps int) (*Case, error) {
+	r := newTargetRun(t)
 	if err := r.round(ctx, cfg, minOps); err != nil {
-		return nil, err
-	}
-	if err := r.u.Verify(ctx); err != nil {
 		return nil, err
 	}
 	return r.result(), nil
 }
 
-// targetRun is one target's live actor and what its updates measured so
-// far, over one round or several: the update-latency scenario alternates
-// rounds of each target and peer.
+// targetRun is what one target's updates measured so far, over one round
+// or several: the update-latency scenario alternates rounds of each
+// target and peer.
 type targetRun struct {
-	u                     *Updater
+	t                     Target
 	rtt, inside, transfer *Recorder
 	held                  uint32
 	ops                   int
 	mallocs, bytes        uint64
 }
 
-// startTargetRun starts t's actor. Close the run when done.
-func startTargetRun(ctx context.Context, t Target) (*targetRun, error) {
-	u, err := StartTarget(ctx, t)
-	if err != nil {
-		return nil, err
-	}
-	return &targetRun{u: u, rtt: NewRecorder(), inside: NewRecorder(), transfer: NewRecorder()}, nil
+func newTargetRun(t Target) *targetRun {
+	return &targetRun{t: t, rtt: NewRecorder(), inside: NewRecorder(), transfer: NewRecorder()}
 }
 
-// round warms the actor up, then updates it for cfg's budget, at least
-// minOps times, adding to what the run measured.
-func (r *targetRun) round(ctx context.Context, cfg Config, minOps int) error {
+// round starts the target's actor, warms it up, updates it for cfg's
+// budget, at least minOps times, adding to what the run measured, runs the
+// target's Verify, and stops the actor. Each round has a node of its own,
+// and only one node runs at a time, as when a case is measured alone.
+func (r *targetRun) round(ctx context.Context, cfg Config, minOps int) (err error) {
+	u, err := StartTarget(ctx, r.t)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, u.Close()) }()
 	// Start from a collected heap, not from the garbage of the case before.
 	runtime.GC()
-	if err := cfg.warm(ctx, func() error { _, _, err := r.u.Update(ctx); return err }); err != nil {
+	if err := cfg.warm(ctx, func() error { _, _, err := u.Update(ctx); return err }); err != nil {
 		return err
 	}
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
 	n, _, err := cfg.measure(ctx, minOps, func() error {
-		d, res, err := r.u.Update(ctx)
+		d, res, err := u.Update(ctx)
 		if err != nil {
 			return err
 		}
@@ -274,12 +269,15 @@ func (r *targetRun) round(ctx context.Context, cfg Config, minOps int) error {
 	r.ops += n
 	r.mallocs += m1.Mallocs - m0.Mallocs
 	r.bytes += m1.TotalAlloc - m0.TotalAlloc
-	return err
+	if err != nil {
+		return err
+	}
+	return u.Verify(ctx)
 }
 
 // result returns the case of everything the run measured.
 func (r *targetRun) result() *Case {
-	t := r.u.target
+	t := r.t
 	c := &Case{Name: t.name(), Parameters: Params{"versions": t.versions(), "request": t.Request}}
 	for k, v := range t.Parameters {
 		c.Parameters[k] = v
@@ -294,6 +292,3 @@ func (r *targetRun) result() *Case {
 	c.Add("bytes_per_update", float64(r.bytes)/ops)
 	return c
 }
-
-// close stops the actor and its node.
-func (r *targetRun) close() error { return r.u.Close() }
