@@ -3,6 +3,7 @@ package cluster
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	pc "github.com/asynkron/protoactor-go/cluster"
 )
@@ -128,5 +129,58 @@ func TestPolicies(t *testing.T) {
 	}
 	if Adapt.String() != "adapt" || Wait.String() != "wait" {
 		t.Error("policy names")
+	}
+}
+
+// TestLeavingMember: a member that leaves owns no grain (its grains go to
+// the owners the others would have without it, and the grains of the
+// others stay where they are: rendezvous hashing), the kind's version is
+// computed without it (the last member on an older binary leaving lets
+// the kind move on), and the owners follow each change, cached or not.
+func TestLeavingMember(t *testing.T) {
+	old := testMember("old", "counter", 1, 2)
+	a := testMember("aa", "counter", 2, 3)
+	b := testMember("bbb", "counter", 2, 3)
+	tb := newTable(Adapt)
+	tb.setMembers([]*pc.Member{old, a, b})
+	if v, _ := tb.current("counter"); v != 2 {
+		t.Fatalf("default version with the old member: %d, want 2", v)
+	}
+	before := map[string]string{}
+	for i := range 1000 {
+		id := fmt.Sprint("g", i)
+		before[id] = tb.owner(pc.NewClusterIdentity(id, "counter"))
+	}
+	if tb.settled(time.Hour) {
+		t.Fatal("a table whose topology just changed says owners have not changed for an hour")
+	}
+	if !tb.leave(old.Address()) || tb.leave(old.Address()) {
+		t.Fatal("leave reports a first leave, and only the first")
+	}
+	if !tb.isLeaving(old.Address()) {
+		t.Fatal("the member is not leaving")
+	}
+	if v, _ := tb.current("counter"); v != 3 {
+		t.Fatalf("version once the old member leaves: %d, want 3 (the newest the others share)", v)
+	}
+	for id, was := range before {
+		now := tb.owner(pc.NewClusterIdentity(id, "counter"))
+		if now == old.Address() {
+			t.Fatalf("%s is owned by the leaving member", id)
+		}
+		if was != old.Address() && now != was {
+			t.Fatalf("%s moved from %s to %s though its owner stays", id, was, now)
+		}
+	}
+	if hosts := tb.hosts("counter", a.Address()); len(hosts) != 2 {
+		t.Fatalf("members that may hold a grain, seen from aa: %v; the leaving one is among them", hosts)
+	}
+	// Gone from the topology: forgotten as leaving; owners follow.
+	tb.setMembers([]*pc.Member{a})
+	if tb.isLeaving(old.Address()) || tb.present(old.Address()) {
+		t.Fatal("a member gone from the topology is still known")
+	}
+	if o := tb.owner(pc.NewClusterIdentity("g1", "counter")); o != a.Address() {
+		t.Fatalf("owner with one member left: %s", o)
 	}
 }
