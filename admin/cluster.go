@@ -345,15 +345,16 @@ type packageOp struct {
 	parent  *pa.PID
 	bound   time.Duration
 
-	id       string
-	began    time.Time
-	running  map[string]bool // members whose package runs and has not ended
-	done     map[string]*MemberDone
-	answered bool // the requester has the run's answer
-	watched  bool // the op watches the members' admins
-	halting  bool
-	finished bool
-	timer    *time.Timer
+	id        string
+	began     time.Time
+	running   map[string]bool // members whose package runs and has not ended
+	done      map[string]*MemberDone
+	cancelled map[string]bool // members the op asked to cancel
+	answered  bool            // the requester has the run's answer
+	watched   bool            // the op watches the members' admins
+	halting   bool
+	finished  bool
+	timer     *time.Timer
 }
 
 // packageTimeout tells a packageOp that ClusterPackageTimeout ran out.
@@ -390,8 +391,10 @@ func (o *packageOp) Receive(ctx pa.Context) {
 	case *MemberEvent:
 		o.onEvent(ctx, m)
 	case *pa.Terminated:
+		// Also before every member has answered the run (o.running is
+		// filled then): a member lost meanwhile must not be awaited.
 		addr := m.GetWho().GetAddress()
-		if o.running[addr] {
+		if _, ended := o.done[addr]; o.done != nil && !ended {
 			o.lost(ctx, addr, "the member's admin stopped, or the connection to the member broke, before its package ended")
 		}
 	case packageTimeout:
@@ -464,7 +467,7 @@ func (o *packageOp) unsubscribe(ctx pa.Context) {
 }
 
 func (o *packageOp) run(ctx pa.Context) {
-	o.running, o.done = make(map[string]bool), make(map[string]*MemberDone)
+	o.running, o.done, o.cancelled = make(map[string]bool), make(map[string]*MemberDone), make(map[string]bool)
 	askAll(ctx, o.f, o.f.members, func(string) proto.Message { return o.forward(false) }, func(as []answer) {
 		res := &ClusterPackage{PackageId: o.id, Members: memberPackages(as), Accepted: true}
 		for _, m := range res.Members {
@@ -488,6 +491,11 @@ func (o *packageOp) run(ctx pa.Context) {
 			// others stop, as after any member's failure.
 			res.Reason = "not every member runs it, and those that do are cancelled: " + firstProblem(res.Members)
 			o.halt(ctx)
+		}
+		if o.halting {
+			// A member halted or was lost before every member had
+			// answered: those that run it now are cancelled too.
+			o.cancelRunning(ctx)
 		}
 		o.answer(ctx, res)
 		o.answered = true
@@ -543,7 +551,17 @@ func (o *packageOp) halt(ctx pa.Context) {
 		return
 	}
 	o.halting = true
+	o.cancelRunning(ctx)
+}
+
+// cancelRunning cancels the package on every member it runs on and that
+// was not asked to cancel yet.
+func (o *packageOp) cancelRunning(ctx pa.Context) {
 	for addr := range o.running {
+		if o.cancelled[addr] {
+			continue
+		}
+		o.cancelled[addr] = true
 		ctx.Send(o.f.pid(addr), &CancelPackage{PackageId: o.id, Local: true})
 	}
 }
