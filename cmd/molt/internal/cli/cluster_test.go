@@ -135,6 +135,20 @@ func memberOf(line string) string {
 	return s
 }
 
+// awaitCLI waits, bounded, for a CLI run on another goroutine: runCLIWith
+// fails the test there when the CLI does not return, which ends that
+// goroutine without sending.
+func awaitCLI(t *testing.T, done <-chan result) result {
+	t.Helper()
+	select {
+	case r := <-done:
+		return r
+	case <-time.After(2*wait + time.Second):
+		t.Fatalf("the CLI did not return within %v", 2*wait)
+		return result{}
+	}
+}
+
 func (tc *testCluster) versions(t *testing.T, kind string) map[uint32]int {
 	t.Helper()
 	out := map[uint32]int{}
@@ -244,7 +258,7 @@ func TestClusterApply(t *testing.T) {
 	r = tc.molt(t, 2, "cancel", "slow-eu")
 	expect(t, r, cli.ExitOK)
 	golden(t, "cluster-cancel", tc.text(r.stdout))
-	r = <-done
+	r = awaitCLI(t, done)
 	expect(t, r, cli.ExitFailed, "package slow-eu cancelled across the cluster")
 	if got := tc.members.Target("svc"); got != 1 {
 		t.Errorf("a cancelled package moved svc's cluster target to %d", got)
@@ -286,7 +300,7 @@ func TestClusterApplyMemberLost(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	lost.Admin.Stop()
-	r := <-done
+	r := awaitCLI(t, done)
 	expect(t, r, cli.ExitFailed, "package slow-eu halted across the cluster", lost.Address(), "admin stopped")
 	var got struct {
 		Outcome string `json:"outcome"`
