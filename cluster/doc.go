@@ -5,5 +5,9 @@
 // the versions they run as version kinds in their member metadata; a
 // kind's target version is gossiped; a compatibility policy (Adapt or Wait)
 // decides whether callers of an older interface may reach a newer version.
-// See docs/cluster.md.
+// When a grain's owner changes (a member joins or leaves, the kind's
+// version runs elsewhere), the member that holds it hands it over with its
+// state, through the six phases of the cooperative update (handover.go);
+// Member.Leave hands over every grain of a member that leaves. See
+// docs/cluster.md.
 package cluster

@@ -45,7 +45,8 @@ type Config struct {
 	// Remote passes options to protoactor remote.
 	Remote []remote.ConfigOption
 	// Kinds are the kinds of the node's catalogue this member hosts as
-	// grains; by default every kind with a version the catalogue runs.
+	// grains; by default (nil) every kind with a version the catalogue
+	// runs. An empty list hosts none: a member that only calls grains.
 	Kinds []string
 	// Policy is the compatibility policy (Adapt by default). Every member
 	// of a cluster must have the same.
