@@ -127,19 +127,21 @@ func Build(p *Package, cat *registry.Catalog, dir *registry.Directory) (*Plan, e
 	if len(b.ps) > 0 {
 		return nil, b.ps.err()
 	}
+	// The lone actors, most of a fleet, are sorted by name as plain
+	// strings and merged with the few groups: sorting 100,000 Units with a
+	// comparison function took a third of the plan's time.
+	lone := make([][]string, len(used))
 	for _, m := range b.targets {
 		if _, ok := groupOf[m.Name]; !ok {
-			units[stepOf(m)] = append(units[stepOf(m)], Unit{Members: []Member{*m}})
+			lone[stepOf(m)] = append(lone[stepOf(m)], m.Name)
 		}
 	}
 
 	plan := &Plan{Package: b.pkg, Skipped: b.skips}
 	slices.SortStableFunc(plan.Skipped, func(a, b Skip) int { return strings.Compare(a.Name, b.Name) })
 	r := b.pkg.Rollout
-	for _, us := range units {
-		slices.SortFunc(us, func(a, b Unit) int {
-			return cmp.Or(strings.Compare(a.Name(), b.Name()), strings.Compare(b.Group, a.Group))
-		})
+	for i, grouped := range units {
+		us := b.merge(grouped, lone[i])
 		step := Step{Names: stepNames(us, ordered)}
 		switch r.Strategy {
 		case StrategyRolling:
@@ -158,6 +160,27 @@ func Build(p *Package, cat *registry.Catalog, dir *registry.Directory) (*Plan, e
 		plan.Steps = append(plan.Steps, step)
 	}
 	return plan, nil
+}
+
+// merge returns one step's units in plan order (by name; a group before a
+// lone actor of the same name): groups, and the names of lone targets.
+func (b *builder) merge(groups []Unit, lone []string) []Unit {
+	byName := func(a, b Unit) int {
+		return cmp.Or(strings.Compare(a.Name(), b.Name()), strings.Compare(b.Group, a.Group))
+	}
+	slices.SortFunc(groups, byName)
+	slices.Sort(lone)
+	us := make([]Unit, 0, len(groups)+len(lone))
+	for len(groups) > 0 || len(lone) > 0 {
+		if len(lone) == 0 || len(groups) > 0 && groups[0].Name() <= lone[0] {
+			us = append(us, groups[0])
+			groups = groups[1:]
+			continue
+		}
+		us = append(us, Unit{Members: []Member{*b.targets[lone[0]]}})
+		lone = lone[1:]
+	}
+	return us
 }
 
 // builder holds what Build learns as it goes.
