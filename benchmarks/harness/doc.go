@@ -57,6 +57,8 @@
 // PATH and is skipped with a note otherwise. molt's cases carry their
 // ratios to the peers: vs_floor_p50_ratio, vs_erlang_p99_ratio,
 // vs_erlang_ratio (rates) and so on, molt over the peer.
+// BenchmarkUpdatePeers, in this package's tests, measures the same update
+// beside both peers and reports the ratios with b.ReportMetric.
 //
 // # Fixtures
 //
