@@ -212,12 +212,38 @@ func (b *builder) resolve(i int, u KindUpdate) {
 		return
 	}
 
-	var chosen []registry.Entry
+	from := map[uint32]bool{} // the versions to plan from
+	for _, v := range u.From {
+		from[v] = true
+	}
+	running := map[uint32]bool{} // the versions targets run
+	take := func(e registry.Entry) {
+		name := e.PID.GetId()
+		switch {
+		case e.Version == u.To:
+			b.skip(e, "already at the target version")
+			b.atTarget[e.PID.GetId()] = true
+			return
+		case len(u.From) > 0 && !from[e.Version]:
+			b.skip(e, fmt.Sprintf("version %d is not in from %v", e.Version, u.From))
+			return
+		}
+		if prev, dup := b.targets[name]; dup {
+			b.ps.add(at+".targets", "two live target actors are named %q (%s, a %s, and %s, a %s); targets, groups and order name actors by name, so names must be unique",
+				name, pidString(prev.PID), prev.Kind, pidString(e.PID), e.Kind)
+			return
+		}
+		b.targets[name] = &Member{PID: e.PID, Name: name, Kind: u.Kind, From: e.Version, To: u.To}
+		from[e.Version] = true
+		running[e.Version] = true
+	}
 	if u.Targets.All {
-		// In no particular order: the units are sorted by name below.
+		// Taken as the directory goes, in no particular order (the units
+		// are sorted by name later): no copy of a whole fleet's entries.
+		// take does not call the directory, whose lock Range holds.
 		b.dir.Range(u.Kind, func(e registry.Entry) bool {
 			if hasLabels(e.Labels, u.Targets.Labels) {
-				chosen = append(chosen, e)
+				take(e)
 			}
 			return true
 		})
@@ -235,37 +261,11 @@ func (b *builder) resolve(i int, u KindUpdate) {
 			case 0:
 				b.ps.add(at+".targets.actors["+strconv.Itoa(j)+"]", "%s", b.notLive(name, u.Kind))
 			case 1:
-				chosen = append(chosen, es[0])
+				take(es[0])
 			default:
 				b.ps.add(at+".targets.actors["+strconv.Itoa(j)+"]", "%d live %s actors are named %q (%s); names must be unique", len(es), u.Kind, name, pids(es))
 			}
 		}
-	}
-
-	from := map[uint32]bool{} // the versions to plan from
-	for _, v := range u.From {
-		from[v] = true
-	}
-	running := map[uint32]bool{} // the versions targets run
-	for _, e := range chosen {
-		name := e.PID.GetId()
-		switch {
-		case e.Version == u.To:
-			b.skip(e, "already at the target version")
-			b.atTarget[e.PID.GetId()] = true
-			continue
-		case len(u.From) > 0 && !from[e.Version]:
-			b.skip(e, fmt.Sprintf("version %d is not in from %v", e.Version, u.From))
-			continue
-		}
-		if prev, dup := b.targets[name]; dup {
-			b.ps.add(at+".targets", "two live target actors are named %q (%s, a %s, and %s, a %s); targets, groups and order name actors by name, so names must be unique",
-				name, pidString(prev.PID), prev.Kind, pidString(e.PID), e.Kind)
-			continue
-		}
-		b.targets[name] = &Member{PID: e.PID, Name: name, Kind: u.Kind, From: e.Version, To: u.To}
-		from[e.Version] = true
-		running[e.Version] = true
 	}
 
 	var back string
