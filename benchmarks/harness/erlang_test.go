@@ -256,11 +256,11 @@ func TestErlangFleetBadOutput(t *testing.T) {
 	for _, c := range []struct{ name, script, err string }{
 		{"never ready", head + "exit 1", "erlang peer (fleet): erl's output ended while waiting for the fleet spawned and warmed up (a ready line)"},
 		{"error at start", head + "echo 'error error:{bad_size,0}'; exit 3", "erlang peer (fleet): the peer failed: error:{bad_size,0}"},
-		{"garbage pass", head + "echo ready; read cmd; echo nonsense; sleep 30", `erlang peer (fleet): want a pass line, got "nonsense"`},
-		{"short pass", head + "echo ready; read cmd; echo 'pass size=10 updated=3 ns=5'; sleep 30", "a pass updated 3 of 10 processes, want all 10"},
-		{"bad pass", head + "echo ready; read cmd; echo 'pass size=10 updated=10'; sleep 30", `"pass size=10 updated=10": no ns= field`},
+		{"garbage pass", head + "echo ready; read cmd; echo nonsense; read cmd", `erlang peer (fleet): want a pass line, got "nonsense"`},
+		{"short pass", head + "echo ready; read cmd; echo 'pass size=10 updated=3 ns=5'; read cmd", "a pass updated 3 of 10 processes, want all 10"},
+		{"bad pass", head + "echo ready; read cmd; echo 'pass size=10 updated=10'; read cmd", `"pass size=10 updated=10": no ns= field`},
 		{"miscount at close", head + "echo ready; read cmd; echo 'pass size=10 updated=10 ns=5'; read cmd; echo 'done passes=2'", "done says passes=2, the output holds 1"},
-		{"hangs", head + "sleep 30", "waiting for the fleet spawned and warmed up (a ready line): context deadline exceeded, killed"},
+		{"hangs", head + "read cmd", "waiting for the fleet spawned and warmed up (a ready line): context deadline exceeded, killed"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			bin := t.TempDir()
