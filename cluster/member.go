@@ -427,7 +427,11 @@ func (m *Member) leave(ctx context.Context) error {
 	}
 	_ = m.c.Config.ClusterProvider.Shutdown(true)
 	if lost := m.lost.Load() - before; lost > 0 {
-		return fmt.Errorf("%w: %d grains of %s (%v)", ErrGrainsLost, lost, self, context.Cause(ctx))
+		why := "no other member runs their kind's version"
+		if err := context.Cause(ctx); err != nil {
+			why = "not handed over before the context ended: " + err.Error()
+		}
+		return fmt.Errorf("%w: %d grains of %s: %s", ErrGrainsLost, lost, self, why)
 	}
 	return nil
 }
