@@ -3,9 +3,6 @@ package cluster_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -14,73 +11,9 @@ import (
 
 	"github.com/asynkron/protoactor-go/cluster/clusterproviders/etcd"
 	mc "github.com/molt-go/molt/cluster"
+	"github.com/molt-go/molt/persist/etcdstore/etcdtest"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
-
-// freePort returns a loopback port nothing listens on at the moment.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// startEtcd runs a one-node etcd on loopback ports, with its data in the
-// test's temporary directory, and returns its client URL. It stops when the
-// test ends. The test skips when etcd is not installed.
-func startEtcd(t *testing.T) string {
-	t.Helper()
-	bin, err := exec.LookPath("etcd")
-	if err != nil {
-		t.Skip("etcd is not installed (Debian: apt-get install etcd-server; .ci/run installs it): the etcd provider test needs a real etcd")
-	}
-	client := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
-	peer := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin,
-		"--name", "molt-test",
-		"--data-dir", t.TempDir(),
-		"--listen-client-urls", client, "--advertise-client-urls", client,
-		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-		"--initial-cluster", "molt-test="+peer,
-		"--log-level", "error")
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("start etcd: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cancel() // kills it
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			t.Error("etcd did not exit within 10 s of being killed")
-		}
-	})
-	hc := &http.Client{Timeout: time.Second}
-	eventually(t, 15*time.Second, "etcd healthy", func() bool {
-		select {
-		case <-exited:
-			t.Fatalf("etcd exited: %s", out.String())
-		default:
-		}
-		res, err := hc.Get(client + "/health")
-		if err != nil {
-			return false
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		return strings.Contains(string(b), `"health":"true"`)
-	})
-	hc.CloseIdleConnections()
-	return client
-}
 
 // etcdEnv names, for a child process of TestEtcdCluster, the etcd it
 // uses.
@@ -102,7 +35,7 @@ func TestEtcdCluster(t *testing.T) {
 		etcdCluster(t, endpoint)
 		return
 	}
-	endpoint := startEtcd(t)
+	endpoint := etcdtest.Start(t).Endpoint
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run", "^TestEtcdCluster$", "-test.count", "1", "-test.v")
