@@ -90,15 +90,5 @@ func (m *memory) usable(ctx context.Context, name string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return checkName(name)
-}
-
-func checkName(name string) error {
-	switch {
-	case name == "":
-		return fmt.Errorf("%w: the name is empty", ErrName)
-	case len(name) > envelope.MaxNameLength:
-		return fmt.Errorf("%w: the name is %d bytes, over the limit of %d (envelope.MaxNameLength)", ErrName, len(name), envelope.MaxNameLength)
-	}
-	return nil
+	return CheckName(name)
 }

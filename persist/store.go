@@ -3,6 +3,7 @@ package persist
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/molt-go/molt/envelope"
 )
@@ -48,4 +49,18 @@ type Store interface {
 	Delete(ctx context.Context, name string) error
 	// Close releases the store. Calls after Close return ErrClosed.
 	Close() error
+}
+
+// CheckName returns nil for a name a Store accepts, and an ErrName that
+// says what is wrong otherwise: empty, or longer than
+// envelope.MaxNameLength. Stores call it first in each method, so that
+// every store refuses the same names.
+func CheckName(name string) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("%w: the name is empty", ErrName)
+	case len(name) > envelope.MaxNameLength:
+		return fmt.Errorf("%w: the name is %d bytes, over the limit of %d (envelope.MaxNameLength)", ErrName, len(name), envelope.MaxNameLength)
+	}
+	return nil
 }

@@ -246,13 +246,7 @@ func (s *Store) usable(ctx context.Context, name string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	switch {
-	case name == "":
-		return fmt.Errorf("%w: the name is empty", persist.ErrName)
-	case len(name) > envelope.MaxNameLength:
-		return fmt.Errorf("%w: the name is %d bytes, over the limit of %d (envelope.MaxNameLength)", persist.ErrName, len(name), envelope.MaxNameLength)
-	}
-	return nil
+	return persist.CheckName(name)
 }
 
 // failed turns bbolt's error for a store closed under a call into
