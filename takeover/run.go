@@ -37,8 +37,8 @@ type Config struct {
 	BatchSize int
 	// Parallel is how many batches are in flight at once; 0 means 2.
 	// More batches in flight move a fleet little faster on two cores and
-	// hold each actor much longer (100,000 actors here: 2 in flight, 7 s
-	// and a pause p99 of 30 ms; 8 in flight, 5 to 8 s and 75 to 150 ms).
+	// hold each actor much longer (100,000 actors here: 2 in flight, 6 s
+	// and a pause p99 of 20 ms; 8 in flight, 5 to 8 s and 75 to 150 ms).
 	Parallel int
 	// Versions gives the version to run each kind at; a kind not listed
 	// runs at the highest version the catalogue can run.
