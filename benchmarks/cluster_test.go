@@ -55,6 +55,9 @@ func BenchmarkClusterUpgrade(b *testing.B) {
 			most = append(most, rep["pause-max-ms"])
 			b.StartTimer()
 		}
+		// The upgrade is timed in its process, not by the benchmark's
+		// clock: ns/op says the same as total-ms.
+		b.ReportMetric(median(total)*1e6, "ns/op")
 		b.ReportMetric(median(total), "total-ms")
 		b.ReportMetric(median(p50), "pause-p50-ms")
 		b.ReportMetric(median(p99), "pause-p99-ms")
