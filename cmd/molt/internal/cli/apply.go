@@ -246,6 +246,15 @@ type unitView struct {
 	LatencyNs int64  `json:"latency_ns"`
 }
 
+// why is the unit's reason for the table: the phase it ended in, then
+// what it said.
+func (u unitView) why() string {
+	if u.Phase == "" {
+		return u.Reason
+	}
+	return strings.TrimSuffix(strings.ReplaceAll(u.Phase, "_", " ")+": "+u.Reason, ": ")
+}
+
 func (r *packageRun) units() []unitView {
 	out := []unitView{}
 	for _, a := range r.order {
@@ -310,12 +319,8 @@ func (o *options) printRun(r *packageRun) error {
 	w = table(o.stdout)
 	fmt.Fprintln(w, "ACTOR\tKIND\tFROM\tTO\tOUTCOME\tLATENCY\tREASON")
 	for _, u := range units {
-		reason := u.Reason
-		if u.Phase != "" {
-			reason = strings.TrimSuffix(strings.ReplaceAll(u.Phase, "_", " ")+": "+reason, ": ")
-		}
 		fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\t%s\t%s\n", u.Actor, u.Kind, u.From, u.To,
-			strings.ReplaceAll(u.Outcome, "_", " "), dur(u.LatencyNs), orDash(reason))
+			strings.ReplaceAll(u.Outcome, "_", " "), dur(u.LatencyNs), orDash(u.why()))
 	}
 	return w.Flush()
 }

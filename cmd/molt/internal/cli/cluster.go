@@ -422,12 +422,8 @@ func (o *options) printClusterRun(r *clusterRun) error {
 	w = table(o.stdout)
 	fmt.Fprintln(w, "MEMBER\tACTOR\tKIND\tFROM\tTO\tOUTCOME\tLATENCY\tREASON")
 	for _, u := range units {
-		reason := u.Reason
-		if u.Phase != "" {
-			reason = strings.TrimSuffix(strings.ReplaceAll(u.Phase, "_", " ")+": "+reason, ": ")
-		}
 		fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", u.Member, u.Actor, u.Kind, u.From, u.To,
-			strings.ReplaceAll(u.Outcome, "_", " "), dur(u.LatencyNs), orDash(reason))
+			strings.ReplaceAll(u.Outcome, "_", " "), dur(u.LatencyNs), orDash(u.why()))
 	}
 	return w.Flush()
 }
