@@ -85,7 +85,7 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("etcd provider: %w", err)
 	}
-	node := molt.NewNode(cat, molt.WithStore(grainKeys{store}))
+	node := molt.NewNode(cat, molt.WithStore(store))
 	start := time.Now()
 	m, err := mc.Start(node, mc.Config{
 		Name:              *name,
