@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/molt-go/molt/internal/remotestop"
 	"net"
 	"net/url"
 	"strings"
@@ -221,18 +222,7 @@ func (n *Node) stopRemote() {
 	if n.net == nil {
 		return
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			// protoactor's endpoint manager signals each connected
-			// reader on its channel, and a reader whose stream has just
-			// failed closes that channel before it forgets it: the
-			// signal then panics (upstream, in endpointManager.stop).
-			// What stop had left to do was that signalling; stopping
-			// the gRPC server ends those readers' streams anyway.
-			n.net.remote.Shutdown(false)
-		}
-	}()
-	n.net.remote.Shutdown(true)
+	remotestop.Graceful(n.net.remote)
 }
 
 // isLoopbackHost says whether host names this machine only.

@@ -1,6 +1,7 @@
 package cluster_test
 
 import (
+	"github.com/molt-go/molt/internal/remotestop"
 	"testing"
 	"time"
 
@@ -34,7 +35,7 @@ func TestKindWithProtoactorLookup(t *testing.T) {
 		_ = provider.Shutdown(true)
 		c.IdentityLookup.Shutdown()
 		c.Gossip.Shutdown()
-		c.Remote.Shutdown(true)
+		remotestop.Graceful(c.Remote)
 	}()
 
 	res, err := c.Request("d1", kind, wrapperspb.Int64(4), callOpts()...)

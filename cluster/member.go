@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/molt-go/molt/internal/remotestop"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -485,6 +486,6 @@ func (m *Member) Shutdown() {
 		m.node.System().EventStream.Unsubscribe(m.sub)
 		m.lookup.Shutdown()
 		m.c.Gossip.Shutdown()
-		m.c.Remote.Shutdown(true)
+		remotestop.Graceful(m.c.Remote)
 	})
 }
