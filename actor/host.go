@@ -179,23 +179,23 @@ type host struct {
 	adapters *registry.Adapters
 
 	upd     *protocol.Update
-	staged  bool // the STAGED result of upd has been sent
-	waiting bool // a nextUpdate is deferred in the mailbox
-	cont    bool // the mailbox calls afterContinuation: set with the first update
+	staged  bool    // the STAGED result of upd has been sent
+	waiting bool    // a nextUpdate is deferred in the mailbox
+	cont    bool    // the mailbox calls afterContinuation: set with the first update
+	leaving leaving // set when the incarnation goes away: updates are refused from then
 
 	lc   *messageContext // made on first use: most actors never need one
 	rare *rarely         // made on first use (more): most actors never need it
 }
 
 // rarely is what few incarnations need: an update, updates queued behind
-// it, a probation, a stash to redeliver, a reason to refuse updates. An
+// it, a probation, a stash to redeliver, the hold filter bound once. An
 // idle actor does without: the host is a third of what a molt actor adds
 // to a protoactor one. Made on first use, kept for the incarnation.
 type rarely struct {
 	cur     current // what upd needs besides
 	queued  []request
 	probe   *probation
-	leaving string         // why the actor is going away (restarting, stopping)
 	unstash []stashed      // the cell's stash entries, for this incarnation to match
 	admitFn mailbox.Filter // h.admit, bound on the first hold that admits
 }
@@ -224,12 +224,28 @@ func (h *host) onProbation() *probation {
 	return h.rare.probe
 }
 
-// leavingWhy returns why the actor is going away, or "".
-func (h *host) leavingWhy() string {
-	if h.rare == nil {
-		return ""
+// leaving says why an incarnation is going away; it refuses updates
+// from then on. A code rather than a string: it shares a word with the
+// host's flags, and a stopping actor needs no rarely used part for it.
+type leaving uint8
+
+const (
+	staying leaving = iota
+	restarting
+	stopping
+	stopped
+)
+
+func (l leaving) String() string {
+	switch l {
+	case restarting:
+		return "the actor is restarting"
+	case stopping:
+		return "the actor is stopping"
+	case stopped:
+		return "the actor stopped"
 	}
-	return h.rare.leaving
+	return ""
 }
 
 func (h *host) Receive(ctx pa.Context) {
@@ -294,13 +310,13 @@ func (h *host) Receive(ctx pa.Context) {
 		h.started(ctx.Self())
 		h.deliver(ctx)
 	case *pa.Restarting:
-		h.end(ctx, "the actor is restarting")
+		h.end(ctx, restarting)
 		h.deliver(ctx)
 	case *pa.Stopping:
-		h.end(ctx, "the actor is stopping")
+		h.end(ctx, stopping)
 		h.deliver(ctx)
 	case *pa.Stopped:
-		h.end(ctx, "the actor stopped")
+		h.end(ctx, stopped)
 		h.stopped.Store(true)
 		h.node.record.Remove(ctx.Self())
 		h.ended(ctx.Self())
@@ -394,10 +410,10 @@ func (h *host) deliverPreparing(ctx pa.Context) {
 }
 
 func (h *host) request(ctx pa.Context, r request) {
-	if why := h.leavingWhy(); why != "" {
+	if h.leaving != staying {
 		// protoactor may still deliver messages while the actor waits for
 		// its children to stop: an update started now would outlive it.
-		h.respond(ctx, r, h.refusal(ctx, r.req, why+"; send the update again once it has restarted"))
+		h.respond(ctx, r, h.refusal(ctx, r.req, h.leaving.String()+"; send the update again once it has restarted"))
 		return
 	}
 	if err := r.req.Validate(); err != nil {
@@ -563,8 +579,9 @@ func (h *host) settle(ctx pa.Context) {
 
 // end aborts the update in progress and refuses the queued ones: the actor
 // is going away.
-func (h *host) end(ctx pa.Context, why string) {
-	h.more().leaving = why
+func (h *host) end(ctx pa.Context, l leaving) {
+	h.leaving = l
+	why := l.String()
 	if h.onProbation() != nil {
 		h.endProbation(ctx, update.ProbationOutcome_PROBATION_OUTCOME_ENDED, why, 0)
 	}
@@ -572,10 +589,12 @@ func (h *host) end(ctx pa.Context, why string) {
 		h.upd.Abort(ctx, errors.New(why))
 		h.settle(ctx)
 	}
-	for _, r := range h.rare.queued {
+	for _, r := range h.queue() {
 		h.respond(ctx, r, h.refusal(ctx, r.req, why+" before the update could start"))
 	}
-	h.rare.queued = nil
+	if h.rare != nil {
+		h.rare.queued = nil
+	}
 }
 
 func (h *host) refusal(ctx pa.Context, req *update.UpdateActor, reason string) *update.UpdateResult {
