@@ -287,10 +287,6 @@ func (a *adminActor) update(ctx pa.Context, m *UpdateActors) {
 		a.answer(ctx, &UpdateActorsResult{UpdateId: id})
 		return
 	}
-	if len(a.ops) >= a.cfg.MaxOperations {
-		a.refuse(ctx, m, fmt.Sprintf("%d updates are running from this admin, its limit (Config.MaxOperations); wait for their answers and send it again", len(a.ops)))
-		return
-	}
 	a.spawnOp(ctx, m, newOp(req, targets, ctx.Sender()))
 }
 
