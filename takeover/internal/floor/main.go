@@ -27,6 +27,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -96,11 +97,11 @@ func (c *cellActor) Receive(ctx pa.Context) {
 	}
 }
 
-func system(port int) *pa.ActorSystem {
+func system() *pa.ActorSystem {
 	quiet := pa.WithLoggerFactory(func(*pa.ActorSystem) *slog.Logger { return slog.New(slog.DiscardHandler) })
 	sys := pa.NewActorSystem(quiet)
 	const window = 4 << 20 // molt's remote settings (actor/remote.go)
-	cfg := remote.Configure("127.0.0.1", port, remote.WithEndpointWriterQueueSize(1024),
+	cfg := remote.Configure("127.0.0.1", 0, remote.WithEndpointWriterQueueSize(1024),
 		remote.WithServerOptions(grpc.InitialWindowSize(window), grpc.InitialConnWindowSize(window)),
 		remote.WithDialOptions(grpc.WithInitialWindowSize(window), grpc.WithInitialConnWindowSize(window),
 			grpc.WithTransportCredentials(insecure.NewCredentials())))
@@ -116,9 +117,14 @@ func main() {
 	parallel := flag.Int("parallel", 2, "batches in flight (requester)")
 	flag.Parse()
 	var err error
-	if *role == "source" {
+	switch {
+	case *role == "source":
 		err = source(*actors)
-	} else {
+	case *role != "requester":
+		err = fmt.Errorf("-role %q: give source or requester", *role)
+	case *from == "":
+		err = errors.New("-role requester needs -from, the source's host:port (it prints \"addr ...\")")
+	default:
 		err = requester(*from, *batch, *parallel)
 	}
 	if err != nil {
@@ -128,7 +134,7 @@ func main() {
 }
 
 func source(actors int) error {
-	sys := system(0)
+	sys := system()
 	defer sys.Shutdown()
 	props := pa.PropsFromProducer(func() pa.Actor { return &cellActor{} })
 	pids := make([]*pa.PID, actors)
@@ -185,7 +191,7 @@ func source(actors int) error {
 }
 
 func requester(from string, batch, parallel int) error {
-	sys := system(0)
+	sys := system()
 	defer sys.Shutdown()
 	mover := pa.NewPID(from, moverName)
 	start := time.Now()
@@ -203,7 +209,7 @@ func requester(from string, batch, parallel int) error {
 				res, err := sys.Root.RequestFuture(mover, &wrapperspb.UInt32Value{Value: uint32(batch)}, 30*time.Second).Result()
 				if err != nil {
 					mu.Lock()
-					failed = err
+					failed = fmt.Errorf("asking the source at %s for a batch: %w (is it running, with -role source?)", from, err)
 					mu.Unlock()
 					return
 				}
@@ -232,7 +238,7 @@ func requester(from string, batch, parallel int) error {
 				}
 				if _, err := sys.Root.RequestFuture(mover, &wrapperspb.BytesValue{Value: b}, 30*time.Second).Result(); err != nil {
 					mu.Lock()
-					failed = err
+					failed = fmt.Errorf("telling the source at %s where %d actors went: %w", from, len(got), err)
 					mu.Unlock()
 					return
 				}
