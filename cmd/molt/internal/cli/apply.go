@@ -219,7 +219,7 @@ func (r *packageRun) err() error {
 		return nil
 	}
 	msg := fmt.Sprintf("package %s %s: %d updated, %d failed, %d rolled back", r.id,
-		strings.ReplaceAll(packageOutcomeWord(d.GetPackageOutcome()), "_", " "), d.GetUpdated(), d.GetFailed(), d.GetRolledBack())
+		packageOutcomeText(d.GetPackageOutcome()), d.GetUpdated(), d.GetFailed(), d.GetRolledBack())
 	if reason := firstNonEmpty(d.GetReason(), r.halted); reason != "" {
 		msg += ": " + reason
 	}
@@ -297,7 +297,7 @@ func (o *options) printRun(r *packageRun) error {
 	fmt.Fprintln(o.stdout)
 	w := table(o.stdout)
 	fmt.Fprintf(w, "package\t%s\n", r.id)
-	fmt.Fprintf(w, "outcome\t%s\n", strings.ReplaceAll(packageOutcomeWord(d.GetPackageOutcome()), "_", " "))
+	fmt.Fprintf(w, "outcome\t%s\n", packageOutcomeText(d.GetPackageOutcome()))
 	fmt.Fprintf(w, "updated\t%d\n", d.GetUpdated())
 	fmt.Fprintf(w, "failed\t%d\n", d.GetFailed())
 	fmt.Fprintf(w, "rolled back\t%d\n", d.GetRolledBack())

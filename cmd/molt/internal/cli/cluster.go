@@ -59,11 +59,7 @@ func (o *options) printClusterActors(list *admin.ActorList) error {
 			Members []memberStatusView `json:"members"`
 		}{Actors: []clusterActorView{}, Total: list.GetTotal(), Members: []memberStatusView{}}
 		for _, a := range list.GetActors() {
-			out.Actors = append(out.Actors, clusterActorView{Member: a.GetPid().GetAddress(), actorView: actorView{
-				Name: a.GetName(), PID: pidText(a.GetPid().GetAddress(), a.GetPid().GetId()), Kind: a.GetKind(),
-				Version: a.GetVersion(), Labels: a.GetLabels(), Queued: a.GetQueued(), Held: a.GetHeld(),
-				LastResult: viewResult(a.GetLastUpdate()),
-			}})
+			out.Actors = append(out.Actors, clusterActorView{Member: a.GetPid().GetAddress(), actorView: viewActor(a)})
 		}
 		for _, m := range list.GetMembers() {
 			out.Members = append(out.Members, memberStatusView{Address: m.GetAddress(), Answered: m.GetAnswered(), Actors: m.GetTotal(), Error: m.GetError()})
@@ -288,7 +284,7 @@ func (r *clusterRun) err() error {
 	}
 	u, f, rb := r.counts()
 	msg := fmt.Sprintf("package %s %s across the cluster: %d updated, %d failed, %d rolled back", r.id,
-		strings.ReplaceAll(packageOutcomeWord(d.GetOutcome()), "_", " "), u, f, rb)
+		packageOutcomeText(d.GetOutcome()), u, f, rb)
 	if d.GetReason() != "" {
 		msg += ": " + d.GetReason()
 	}
@@ -374,7 +370,7 @@ func (o *options) printClusterRun(r *clusterRun) error {
 	fmt.Fprintln(o.stdout)
 	w := table(o.stdout)
 	fmt.Fprintf(w, "package\t%s\n", r.id)
-	fmt.Fprintf(w, "outcome\t%s\n", strings.ReplaceAll(packageOutcomeWord(d.GetOutcome()), "_", " "))
+	fmt.Fprintf(w, "outcome\t%s\n", packageOutcomeText(d.GetOutcome()))
 	fmt.Fprintf(w, "members\t%d\n", len(members))
 	fmt.Fprintf(w, "updated\t%d\n", updated)
 	fmt.Fprintf(w, "failed\t%d\n", failed)

@@ -50,6 +50,11 @@ func probationWord(o update.ProbationOutcome) string {
 	return enumWord(o.String(), "PROBATION_OUTCOME_")
 }
 
+// packageOutcomeText is a package's outcome for people: "rolled back".
+func packageOutcomeText(o manager.PackageOutcome) string {
+	return packageOutcomeText(o)
+}
+
 // phaseText is a phase for people: "state transfer".
 func phaseText(p update.Phase) string { return strings.ReplaceAll(phaseWord(p), "_", " ") }
 
@@ -245,7 +250,7 @@ func eventText(e *manager.Event) string {
 	case manager.EventType_HALTED:
 		s := "halted"
 		if o := e.GetPackageOutcome(); o != manager.PackageOutcome_PACKAGE_OUTCOME_HALTED && o != manager.PackageOutcome_PACKAGE_OUTCOME_UNSPECIFIED {
-			s += " (" + strings.ReplaceAll(packageOutcomeWord(o), "_", " ") + ")"
+			s += " (" + packageOutcomeText(o) + ")"
 		}
 		return why(s)
 	case manager.EventType_ROLLBACK_STARTED:

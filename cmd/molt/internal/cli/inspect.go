@@ -119,6 +119,15 @@ type actorView struct {
 	LastResult *resultView       `json:"last_result,omitempty"`
 }
 
+// viewActor is an actor of a list, for JSON.
+func viewActor(a *admin.ActorInfo) actorView {
+	return actorView{
+		Name: a.GetName(), PID: pidText(a.GetPid().GetAddress(), a.GetPid().GetId()), Kind: a.GetKind(),
+		Version: a.GetVersion(), Labels: a.GetLabels(), Queued: a.GetQueued(), Held: a.GetHeld(),
+		LastResult: viewResult(a.GetLastUpdate()),
+	}
+}
+
 func pidText(address, id string) string { return address + "/" + id }
 
 func (o *options) printActors(list *admin.ActorList) error {
@@ -128,11 +137,7 @@ func (o *options) printActors(list *admin.ActorList) error {
 			Total  uint32      `json:"total"`
 		}{Actors: []actorView{}, Total: list.GetTotal()}
 		for _, a := range list.GetActors() {
-			out.Actors = append(out.Actors, actorView{
-				Name: a.GetName(), PID: pidText(a.GetPid().GetAddress(), a.GetPid().GetId()), Kind: a.GetKind(),
-				Version: a.GetVersion(), Labels: a.GetLabels(), Queued: a.GetQueued(), Held: a.GetHeld(),
-				LastResult: viewResult(a.GetLastUpdate()),
-			})
+			out.Actors = append(out.Actors, viewActor(a))
 		}
 		return writeJSON(o.stdout, out)
 	}
