@@ -52,7 +52,7 @@ func probationWord(o update.ProbationOutcome) string {
 
 // packageOutcomeText is a package's outcome for people: "rolled back".
 func packageOutcomeText(o manager.PackageOutcome) string {
-	return packageOutcomeText(o)
+	return strings.ReplaceAll(packageOutcomeWord(o), "_", " ")
 }
 
 // phaseText is a phase for people: "state transfer".
