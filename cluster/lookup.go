@@ -21,7 +21,10 @@ const PlacementName = "molt-placement"
 type lookup struct {
 	m       *Member
 	timeout time.Duration
-	pid     *pa.PID // the placement actor; nil on a client
+	// pid is the placement actor, nil on a client. Atomic: Setup and
+	// Shutdown write it while the member's event subscriber (subscribed
+	// before the member starts) reads it.
+	pid atomic.Pointer[pa.PID]
 }
 
 var _ pc.IdentityLookup = (*lookup)(nil)
@@ -61,17 +64,16 @@ func (l *lookup) Setup(_ *pc.Cluster, _ []string, isClient bool) {
 	if err != nil {
 		panic(fmt.Errorf("molt cluster: start the placement actor: %w", err))
 	}
-	l.pid = pid
+	l.pid.Store(pid)
 }
 
 // Shutdown stops the placement actor and, with it, every activation of the
 // member. It waits at most the activation timeout.
 func (l *lookup) Shutdown() {
-	if l.pid == nil {
+	pid := l.pid.Swap(nil)
+	if pid == nil {
 		return
 	}
-	pid := l.pid
-	l.pid = nil
 	_ = l.m.node.Root().PoisonFuture(pid).Wait()
 }
 

@@ -252,7 +252,7 @@ func (m *Member) publish() {
 }
 
 func (m *Member) reconcile() {
-	if pid := m.lookup.pid; pid != nil {
+	if pid := m.lookup.pid.Load(); pid != nil {
 		m.node.Root().Send(pid, reconcile{})
 	}
 }
@@ -400,7 +400,7 @@ func (m *Member) leave(ctx context.Context) error {
 	self := m.Address()
 	m.leaving.Store(true)
 	m.touch()
-	pid := m.lookup.pid
+	pid := m.lookup.pid.Load()
 	if pid == nil {
 		_ = m.c.Config.ClusterProvider.Shutdown(true)
 		return nil
