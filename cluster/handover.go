@@ -801,12 +801,7 @@ func (p *placement) claimed(ctx pa.Context, c *Claim) {
 // forgotten is called when an activation leaves actors.
 func (p *placement) forgotten(a *activation) {
 	if a.state == queued {
-		for owner, q := range p.out.queue {
-			p.out.queue[owner] = slices.DeleteFunc(q, func(k string) bool { return k == a.ci.AsKey() })
-			if len(p.out.queue[owner]) == 0 {
-				delete(p.out.queue, owner)
-			}
-		}
+		p.dequeue(a.ci.AsKey(), a)
 	}
 }
 
