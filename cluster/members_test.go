@@ -77,6 +77,7 @@ func TestThreeMembersUpgradeInPlace(t *testing.T) {
 	// each answer is one more than the last.
 	var (
 		stop   atomic.Bool
+		calls  atomic.Int64 // answered calls, all grains together
 		wg     sync.WaitGroup
 		failed = make(chan error, grains)
 	)
@@ -97,10 +98,16 @@ func TestThreeMembersUpgradeInPlace(t *testing.T) {
 					return
 				}
 				totals[i] = got
+				calls.Add(1)
 			}
 		}()
 	}
-	time.Sleep(200 * time.Millisecond) // let load build up before the upgrade (not for correctness)
+	// Every grain called a few times before the upgrade, and again after.
+	callsAtLeast := func(n int64) {
+		t.Helper()
+		eventually(t, 15*time.Second, fmt.Sprintf("%d calls answered", n), func() bool { return calls.Load() >= n })
+	}
+	callsAtLeast(3 * grains)
 	if err := ms[1].SetVersion(kind, 3); err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +123,7 @@ func TestThreeMembersUpgradeInPlace(t *testing.T) {
 		}
 		return n == grains
 	})
-	time.Sleep(100 * time.Millisecond) // some load after it, too (not for correctness)
+	callsAtLeast(calls.Load() + 3*grains)
 	stop.Store(true)
 	wg.Wait()
 	close(failed)
