@@ -3,6 +3,7 @@ package cluster
 import (
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -25,6 +26,8 @@ type lookup struct {
 	// Shutdown write it while the member's event subscriber (subscribed
 	// before the member starts) reads it.
 	pid atomic.Pointer[pa.PID]
+	// ownerless has the kinds at versions no member runs, logged once.
+	ownerless sync.Map
 }
 
 var _ pc.IdentityLookup = (*lookup)(nil)
@@ -36,6 +39,14 @@ var _ pc.IdentityLookup = (*lookup)(nil)
 func (l *lookup) Get(ci *pc.ClusterIdentity) *pa.PID {
 	owner := l.m.table.owner(ci)
 	if owner == "" {
+		// Callers see only a timeout after their retries: say why here,
+		// once per kind and version.
+		if v, ok := l.m.table.current(ci.Kind); ok {
+			if _, said := l.ownerless.LoadOrStore(VersionKind(ci.Kind, v), true); !said {
+				l.m.node.System().Logger().Warn("molt cluster: no member runs the kind's current version, so its grains cannot be activated; start a member that runs it, or SetVersion to one a member runs",
+					slog.String("kind", ci.Kind), slog.Uint64("version", uint64(v)))
+			}
+		}
 		return nil
 	}
 	req := &pc.ActivationRequest{ClusterIdentity: ci}

@@ -294,7 +294,7 @@ func (m *Member) Owner(identity, kind string) string {
 // the activations it holds to it, with UpdateActor, if it runs it.
 func (m *Member) SetVersion(kind string, v uint32) error {
 	if v == 0 {
-		return fmt.Errorf("%w: version 0", ErrConfig)
+		return fmt.Errorf("molt cluster: SetVersion(%q, 0): versions are numbered from 1", kind)
 	}
 	if !m.table.versioned(kind) {
 		return fmt.Errorf("molt cluster: %w %q: no member hosts it", registry.ErrUnknownKind, kind)
