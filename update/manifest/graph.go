@@ -28,11 +28,13 @@ type depGraph struct {
 	sccs  [][]int32 // strongly connected components, sinks first; made once
 }
 
-// newDepGraph builds the graph. kinds are the kinds the package updates;
+// newDepGraph builds the graph. kinds are the kinds the package updates
+// (the keys; validate's map of them serves as it is);
 // actorKind gives the kind of each actor named in order ("" when unknown:
 // such an actor inherits nothing). Names in order that are neither are
 // nodes of their own with only their own dependencies.
-func newDepGraph(kinds map[string]bool, actorKind map[string]string, order []Dependency) *depGraph {
+func newDepGraph[V any](kinds map[string]V, actorKind map[string]string, order []Dependency) *depGraph {
+	isKind := func(name string) bool { _, ok := kinds[name]; return ok }
 	after := map[string][]string{}
 	set := map[string]bool{}
 	for k := range kinds {
@@ -71,7 +73,7 @@ func newDepGraph(kinds map[string]bool, actorKind map[string]string, order []Dep
 	// all(K), for each kind with actor nodes.
 	members := map[string][]int32{}
 	for a, k := range actorKind {
-		if k != "" && kinds[k] {
+		if k != "" && isKind(k) {
 			members[k] = append(members[k], id[a])
 		}
 	}
@@ -101,7 +103,7 @@ func newDepGraph(kinds map[string]bool, actorKind map[string]string, order []Dep
 	}
 	for i, n := range g.names {
 		out := deps(n)
-		if k := actorKind[n]; k != "" && !kinds[n] {
+		if k := actorKind[n]; k != "" && !isKind(n) {
 			if v, ok := inherit[k]; ok {
 				out = append(out, v)
 			}

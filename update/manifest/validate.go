@@ -3,7 +3,6 @@ package manifest
 import (
 	"fmt"
 	"math"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -112,173 +111,263 @@ func (ps problems) err() error {
 // A target or order name that only live actors can resolve (an update has
 // all: true) is checked by Build.
 func Validate(p *Package) error {
-	if p == nil {
-		return &ValidationError{Problems: []Problem{{Path: "package", Message: "no package (nil)"}}}
-	}
-	var ps problems
-	if strings.TrimSpace(p.ID) == "" {
-		ps.add("id", "required: name the package")
-	}
+	_, ps := validate(p)
+	return ps.err()
+}
 
-	// Updates and their targets.
-	if len(p.Updates) == 0 {
-		ps.add("updates", "at least one update is required")
+// facts is what validation learns of a package on the way: the kinds of
+// its updates and the actors its targets name. Build takes them from
+// validate rather than making the same maps a second time.
+type facts struct {
+	kindAt  map[string]int      // each kind updated, to the index of its update
+	actorAt map[string]position // each actor named in targets, to where
+	anyAll  bool                // some update selects all: true
+}
+
+// position is where an actor is named: updates[update].targets.actors[index].
+type position struct{ update, index int }
+
+// validate is Validate, which it serves and Build too: it returns the
+// problems, and the facts that Build reuses when there is none.
+func validate(p *Package) (*facts, problems) {
+	if p == nil {
+		return nil, problems{{Path: "package", Message: "no package (nil)"}}
 	}
-	kinds := map[string]bool{}
-	kindAt := map[string]int{}
-	actorKind := map[string]string{} // actors named in targets
-	type position struct{ update, index int }
-	actorAt := map[string]position{}
-	anyAll := false
+	v := &validator{p: p}
+	if strings.TrimSpace(p.ID) == "" {
+		v.ps.add("id", "required: name the package")
+	}
+	v.updates()
+	v.groups()
+	v.order()
+	v.settings()
+	return &v.facts, v.ps
+}
+
+// validator checks one package. Its checks write a problem's field path
+// only when they report one: a package names up to thousands of actors,
+// and writing "updates[0].targets.actors[3]" for each of them cost more
+// than the checks themselves.
+type validator struct {
+	p  *Package
+	ps problems
+	facts
+}
+
+// elem writes the path of element i of the list at path: "updates[2]".
+func elem(path string, i int) string { return path + "[" + strconv.Itoa(i) + "]" }
+
+// actorKind returns the kind of the update that names actor in its
+// targets, "" if none does (or if that update has no kind).
+func (v *validator) actorKind(name string) string {
+	if at, ok := v.actorAt[name]; ok {
+		return v.p.Updates[at.update].Kind
+	}
+	return ""
+}
+
+// known reports whether name is a kind or an actor of the package, as far
+// as can be told without live actors.
+func (v *validator) known(name string) bool {
+	_, kind := v.kindAt[name]
+	return v.anyAll || kind || v.actorKind(name) != ""
+}
+
+// updates checks the updates and their targets, and learns the kinds and
+// the named actors.
+func (v *validator) updates() {
+	p := v.p
+	if len(p.Updates) == 0 {
+		v.ps.add("updates", "at least one update is required")
+	}
+	actors := 0
+	for _, u := range p.Updates {
+		actors += len(u.Targets.Actors)
+	}
+	v.kindAt = make(map[string]int, len(p.Updates))
+	v.actorAt = make(map[string]position, actors)
 	for i, u := range p.Updates {
-		at := "updates[" + strconv.Itoa(i) + "]"
-		switch {
+		at := func(field string) string { return elem("updates", i) + field }
+		switch first, dup := v.kindAt[u.Kind]; {
 		case u.Kind == "":
-			ps.add(at+".kind", "required: the kind to update")
-		case kinds[u.Kind]:
-			ps.add(at+".kind", "%q is already updated by updates[%d]; give one entry per kind", u.Kind, kindAt[u.Kind])
+			v.ps.add(at(".kind"), "required: the kind to update")
+		case dup:
+			v.ps.add(at(".kind"), "%q is already updated by updates[%d]; give one entry per kind", u.Kind, first)
 		default:
-			kinds[u.Kind] = true
-			kindAt[u.Kind] = i
+			v.kindAt[u.Kind] = i
 		}
 		if u.To < 1 {
-			ps.add(at+".to", "must be >= 1 (versions are numbered from 1)")
+			v.ps.add(at(".to"), "must be >= 1 (versions are numbered from 1)")
 		}
-		seen := map[uint32]int{}
-		for j, v := range u.From {
-			fp := at + ".from[" + strconv.Itoa(j) + "]"
-			switch first, dup := seen[v]; {
-			case v < 1:
-				ps.add(fp, "must be >= 1 (versions are numbered from 1)")
-			case v == u.To:
-				ps.add(fp, "%d is the target version; an actor already at it is left alone", v)
-			case dup:
-				ps.add(fp, "%d is already listed at from[%d]", v, first)
-			default:
-				seen[v] = j
-			}
-		}
+		v.from(u, at)
 		t := u.Targets
-		tp := at + ".targets"
 		switch {
 		case len(t.Actors) == 0 && !t.All:
-			ps.add(tp, "give actors (a list of names) or all: true")
+			v.ps.add(at(".targets"), "give actors (a list of names) or all: true")
 		case len(t.Actors) > 0 && t.All:
-			ps.add(tp, "give actors or all: true, not both")
+			v.ps.add(at(".targets"), "give actors or all: true, not both")
 		}
-		anyAll = anyAll || t.All
+		v.anyAll = v.anyAll || t.All
 		if len(t.Labels) > 0 && !t.All {
-			ps.add(tp+".labels", "labels filter all: true; named actors are not filtered")
+			v.ps.add(at(".targets.labels"), "labels filter all: true; named actors are not filtered")
 		}
-		for _, k := range sortedKeys(t.Labels) {
-			if k == "" {
-				ps.add(tp+".labels", "a label key must not be empty")
-			}
+		if _, empty := t.Labels[""]; empty {
+			v.ps.add(at(".targets.labels"), "a label key must not be empty")
 		}
-		for j, a := range t.Actors {
-			ap := tp + ".actors[" + strconv.Itoa(j) + "]"
-			if a == "" {
-				ps.add(ap, "must not be empty: give the name the actor was spawned with")
-				continue
-			}
-			if first, dup := actorAt[a]; dup {
-				if first.update == i {
-					ps.add(ap, "%q is already listed at actors[%d]", a, first.index)
-				} else {
-					ps.add(ap, "%q is already a target of updates[%d]", a, first.update)
-				}
-				continue
-			}
-			actorAt[a] = position{i, j}
-			actorKind[a] = u.Kind
+		v.targets(i, t.Actors, at)
+	}
+}
+
+// from checks an update's from versions; at writes the update's paths.
+func (v *validator) from(u KindUpdate, at func(string) string) {
+	seen := map[uint32]int{}
+	for j, ver := range u.From {
+		switch first, dup := seen[ver]; {
+		case ver < 1:
+			v.ps.add(elem(at(".from"), j), "must be >= 1 (versions are numbered from 1)")
+		case ver == u.To:
+			v.ps.add(elem(at(".from"), j), "%d is the target version; an actor already at it is left alone", ver)
+		case dup:
+			v.ps.add(elem(at(".from"), j), "%d is already listed at from[%d]", ver, first)
+		default:
+			seen[ver] = j
 		}
 	}
-	// known reports whether name is a kind or an actor of the package, as
-	// far as can be told without live actors.
-	known := func(name string) bool { return anyAll || kinds[name] || actorKind[name] != "" }
+}
 
-	// Groups.
-	groupAt := map[string]int{}
-	memberAt := map[string]int{}
+// targets checks the actors update i names, and records where each is.
+func (v *validator) targets(i int, actors []string, at func(string) string) {
+	for j, a := range actors {
+		if a == "" {
+			v.ps.add(elem(at(".targets.actors"), j), "must not be empty: give the name the actor was spawned with")
+			continue
+		}
+		if first, dup := v.actorAt[a]; dup {
+			if first.update == i {
+				v.ps.add(elem(at(".targets.actors"), j), "%q is already listed at actors[%d]", a, first.index)
+			} else {
+				v.ps.add(elem(at(".targets.actors"), j), "%q is already a target of updates[%d]", a, first.update)
+			}
+			continue
+		}
+		v.actorAt[a] = position{i, j}
+	}
+}
+
+// groups checks the groups and their members.
+func (v *validator) groups() {
+	p := v.p
+	groupAt := make(map[string]int, len(p.Groups))
+	members := 0
+	for _, g := range p.Groups {
+		members += len(g.Members)
+	}
+	// One map serves both checks on a member: listed twice in its group
+	// (its last group is this one), and in two groups (its first group is
+	// another).
+	type seen struct{ first, last, index int }
+	memberAt := make(map[string]seen, members)
 	for i, g := range p.Groups {
-		at := "groups[" + strconv.Itoa(i) + "]"
+		at := func(field string) string { return elem("groups", i) + field }
 		switch first, dup := groupAt[g.Name]; {
 		case g.Name == "":
-			ps.add(at+".name", "required: name the group")
+			v.ps.add(at(".name"), "required: name the group")
 		case dup:
-			ps.add(at+".name", "%q is already the name of groups[%d]", g.Name, first)
+			v.ps.add(at(".name"), "%q is already the name of groups[%d]", g.Name, first)
 		default:
 			groupAt[g.Name] = i
 		}
 		if len(g.Members) == 0 {
-			ps.add(at+".members", "at least one member is required")
+			v.ps.add(at(".members"), "at least one member is required")
 		}
 		if n := len(g.Members); n > MaxGroupMembers {
-			ps.add(at+".members", "%d members, over the limit of %d that one all-or-nothing update can name (update.MaxGroupMembers); split the group", n, MaxGroupMembers)
+			v.ps.add(at(".members"), "%d members, over the limit of %d that one all-or-nothing update can name (update.MaxGroupMembers); split the group", n, MaxGroupMembers)
 		}
-		inGroup := map[string]int{}
 		for j, m := range g.Members {
-			mp := at + ".members[" + strconv.Itoa(j) + "]"
 			if m == "" {
-				ps.add(mp, "must not be empty: give an actor name")
+				v.ps.add(elem(at(".members"), j), "must not be empty: give an actor name")
 				continue
 			}
-			if first, dup := inGroup[m]; dup {
-				ps.add(mp, "%q is already listed at members[%d]", m, first)
+			s, dup := memberAt[m]
+			if dup && s.last == i {
+				v.ps.add(elem(at(".members"), j), "%q is already listed at members[%d]", m, s.index)
 				continue
 			}
-			inGroup[m] = j
-			if first, dup := memberAt[m]; dup {
-				ps.add(mp, "%q is already a member of groups[%d] (%q); an actor is in one group at most", m, first, p.Groups[first].Name)
+			if dup {
+				memberAt[m] = seen{s.first, i, j}
+				v.ps.add(elem(at(".members"), j), "%q is already a member of groups[%d] (%q); an actor is in one group at most", m, s.first, p.Groups[s.first].Name)
 				continue
 			}
-			memberAt[m] = i
-			if !anyAll && actorKind[m] == "" {
-				ps.add(mp, "%q is not a target of any update", m)
+			memberAt[m] = seen{i, i, j}
+			if !v.anyAll && v.actorKind(m) == "" {
+				v.ps.add(elem(at(".members"), j), "%q is not a target of any update", m)
 			}
 		}
 	}
+}
 
-	// Order.
-	orderAt := map[string]int{}
+// order checks the dependencies, and that they make no cycle.
+func (v *validator) order() {
+	p := v.p
+	if len(p.Order) == 0 {
+		return
+	}
+	orderAt := make(map[string]int, len(p.Order))
 	ordered := map[string]string{} // actors named in order, with their kinds if known
 	for i, d := range p.Order {
-		at := "order[" + strconv.Itoa(i) + "]"
+		at := func(field string) string { return elem("order", i) + field }
 		switch first, dup := orderAt[d.Name]; {
 		case d.Name == "":
-			ps.add(at+".name", "required: a kind or an actor name")
+			v.ps.add(at(".name"), "required: a kind or an actor name")
 		case dup:
-			ps.add(at+".name", "%q is already listed at order[%d]; merge the two", d.Name, first)
+			v.ps.add(at(".name"), "%q is already listed at order[%d]; merge the two", d.Name, first)
 		default:
 			orderAt[d.Name] = i
-			ps.checkName(at+".name", d.Name, kinds, actorKind, known, ordered)
+			v.checkName(d.Name, ordered, func() string { return at(".name") })
 		}
 		if len(d.After) == 0 {
-			ps.add(at+".after", "at least one name is required: the kinds or actors %q depends on", d.Name)
+			v.ps.add(at(".after"), "at least one name is required: the kinds or actors %q depends on", d.Name)
 		}
 		seen := map[string]int{}
 		for j, a := range d.After {
-			ap := at + ".after[" + strconv.Itoa(j) + "]"
+			path := func() string { return elem(at(".after"), j) }
 			first, dup := seen[a]
 			switch {
 			case a == "":
-				ps.add(ap, "must not be empty: give a kind or an actor name")
+				v.ps.add(path(), "must not be empty: give a kind or an actor name")
 			case a == d.Name:
-				ps.add(ap, "%q depends on itself", a)
+				v.ps.add(path(), "%q depends on itself", a)
 			case dup:
-				ps.add(ap, "%q is already listed at after[%d]", a, first)
+				v.ps.add(path(), "%q is already listed at after[%d]", a, first)
 			default:
 				seen[a] = j
-				ps.checkName(ap, a, kinds, actorKind, known, ordered)
+				v.checkName(a, ordered, path)
 			}
 		}
 	}
-	if len(p.Order) > 0 {
-		for _, c := range newDepGraph(kinds, ordered, p.Order).cycles() {
-			ps.add("order", "cycle %s", c)
-		}
+	for _, c := range newDepGraph(v.kindAt, ordered, p.Order).cycles() {
+		v.ps.add("order", "cycle %s", c)
 	}
+}
 
+// checkName checks a name used in order, and records it in ordered if it
+// is an actor; path writes where it is used.
+func (v *validator) checkName(name string, ordered map[string]string, path func() string) {
+	_, kind := v.kindAt[name]
+	switch {
+	case kind && v.actorKind(name) != "":
+		v.ps.add(path(), "%q is both a kind and the name of an actor; rename one", name)
+	case kind:
+	case !v.known(name):
+		v.ps.add(path(), "%q is neither a kind nor an actor this package updates", name)
+	default:
+		ordered[name] = v.actorKind(name)
+	}
+}
+
+// settings checks quiescence, rollout and probation.
+func (v *validator) settings() {
+	p, ps := v.p, &v.ps
 	// Quiescence.
 	q := p.Quiescence
 	if d := q.PerActor.Duration; d < 0 || d > MaxPerActor || d > 0 && d < MinPerActor {
@@ -335,21 +424,6 @@ func Validate(p *Package) error {
 			ps.add("probation.duration", "must be between 0 and %v; got %v", MaxProbation, pr.Duration.Duration)
 		}
 	}
-	return ps.err()
-}
-
-// checkName checks a name used in order, and records it in ordered if it
-// is an actor.
-func (ps *problems) checkName(path, name string, kinds map[string]bool, actorKind map[string]string, known func(string) bool, ordered map[string]string) {
-	switch {
-	case kinds[name] && actorKind[name] != "":
-		ps.add(path, "%q is both a kind and the name of an actor; rename one", name)
-	case kinds[name]:
-	case !known(name):
-		ps.add(path, "%q is neither a kind nor an actor this package updates", name)
-	default:
-		ordered[name] = actorKind[name]
-	}
 }
 
 // fmtDuration writes a duration without its zero trailing units: "10m"
@@ -363,13 +437,4 @@ func fmtDuration(d time.Duration) string {
 		s = s[:len(s)-2]
 	}
 	return s
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
