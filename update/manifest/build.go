@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -50,33 +49,30 @@ import (
 // any actor, so a dry run (Build, then Plan.WriteTo) changes nothing.
 // The plan's Package is a copy of p with its defaults filled (SetDefaults).
 func Build(p *Package, cat *registry.Catalog, dir *registry.Directory) (*Plan, error) {
-	if err := Validate(p); err != nil {
+	f, ps := validate(p)
+	if err := ps.err(); err != nil {
 		return nil, err
 	}
 	if cat == nil || dir == nil {
 		return nil, errors.New("manifest: Build needs a catalogue and a directory")
 	}
+	// A valid package's kinds and named actors are the keys of validate's
+	// maps: the builder reads them there.
 	b := &builder{
-		pkg:      p.Clone(),
-		cat:      cat,
-		dir:      dir,
-		kinds:    map[string]bool{},
-		named:    map[string]bool{},
-		targets:  map[string]*Member{},
-		skipped:  map[string]bool{},
-		atTarget: map[string]bool{},
+		pkg:     p.Clone(),
+		cat:     cat,
+		dir:     dir,
+		facts:   f,
+		members: make([]Member, 0, len(f.actorAt)),
+		targets: make(map[string]int32, len(f.actorAt)),
 	}
 	b.pkg.SetDefaults()
 	for i, u := range b.pkg.Updates {
-		b.kinds[u.Kind] = true
-		for _, a := range u.Targets.Actors {
-			b.named[a] = true
-		}
 		b.resolve(i, u)
 	}
-	groupOf, groups := b.groups()
+	groups := b.groups()
 	ordered := b.orderNames()
-	g := newDepGraph(b.kinds, ordered, b.pkg.Order)
+	g := newDepGraph(b.kindAt, ordered, b.pkg.Order)
 	cycles := g.cycles()
 	for _, c := range cycles {
 		b.ps.add("order", "cycle %s", c)
@@ -86,40 +82,22 @@ func Build(p *Package, cat *registry.Catalog, dir *registry.Directory) (*Plan, e
 	}
 
 	// Steps: the dependency levels that have targets, renumbered from 1.
-	level := g.levels()
-	nodeOf := func(m *Member) string {
-		if _, ok := ordered[m.Name]; ok {
-			return m.Name
-		}
-		return m.Kind
-	}
-	var used []int
-	for _, m := range b.targets {
-		used = append(used, level[nodeOf(m)])
-	}
-	slices.Sort(used)
-	used = slices.Compact(used)
-	stepOf := func(m *Member) int { i, _ := slices.BinarySearch(used, level[nodeOf(m)]); return i }
-
-	units := make([][]Unit, len(used))
+	steps := b.steps(g.levels(), ordered)
+	units := make([][]Unit, len(steps.names))
 	for gi, members := range groups {
 		if len(members) == 0 {
 			continue // every member was skipped
 		}
-		step := stepOf(members[0])
+		step := steps.of[members[0]]
 		for _, m := range members[1:] {
-			if stepOf(m) != step {
-				var parts []string
-				for _, m := range members {
-					parts = append(parts, fmt.Sprintf("%s in step %d", m.Name, stepOf(m)+1))
-				}
-				b.ps.add(fmt.Sprintf("groups[%d]", gi), "members fall in different dependency steps (%s); a group commits at once, so no member may depend on another", strings.Join(parts, ", "))
+			if steps.of[m] != step {
+				b.ps.add(elem("groups", gi), "members fall in different dependency steps (%s); a group commits at once, so no member may depend on another", b.groupSteps(members, steps.of))
 				break
 			}
 		}
-		u := Unit{Group: b.pkg.Groups[gi].Name}
-		for _, m := range members {
-			u.Members = append(u.Members, *m)
+		u := Unit{Group: b.pkg.Groups[gi].Name, Members: make([]Member, len(members))}
+		for j, m := range members {
+			u.Members[j] = b.members[m]
 		}
 		slices.SortFunc(u.Members, func(a, b Member) int { return strings.Compare(a.Name, b.Name) })
 		units[step] = append(units[step], u)
@@ -127,13 +105,15 @@ func Build(p *Package, cat *registry.Catalog, dir *registry.Directory) (*Plan, e
 	if len(b.ps) > 0 {
 		return nil, b.ps.err()
 	}
-	// The lone actors, most of a fleet, are sorted by name as plain
-	// strings and merged with the few groups: sorting 100,000 Units with a
-	// comparison function took a third of the plan's time.
-	lone := make([][]string, len(used))
-	for _, m := range b.targets {
-		if _, ok := groupOf[m.Name]; !ok {
-			lone[stepOf(m)] = append(lone[stepOf(m)], m.Name)
+	// The lone actors, most of a fleet, each a unit of one member.
+	lone := make([][]Member, len(steps.names))
+	for i, n := range steps.loneCount {
+		lone[i] = make([]Member, 0, n)
+	}
+	for i := range b.members {
+		if !b.grouped[i] {
+			s := steps.of[i]
+			lone[s] = append(lone[s], b.members[i])
 		}
 	}
 
@@ -142,7 +122,7 @@ func Build(p *Package, cat *registry.Catalog, dir *registry.Directory) (*Plan, e
 	r := b.pkg.Rollout
 	for i, grouped := range units {
 		us := b.merge(grouped, lone[i])
-		step := Step{Names: stepNames(us, ordered)}
+		step := Step{Names: steps.names[i]}
 		switch r.Strategy {
 		case StrategyRolling:
 			canaries := min(r.Canaries, len(us))
@@ -162,53 +142,130 @@ func Build(p *Package, cat *registry.Catalog, dir *registry.Directory) (*Plan, e
 	return plan, nil
 }
 
+// groupSteps writes where the members of a group fall, for the problem of
+// a group across steps: "a in step 1, b in step 2".
+func (b *builder) groupSteps(members []int32, stepOf []int) string {
+	parts := make([]string, len(members))
+	for j, m := range members {
+		parts[j] = fmt.Sprintf("%s in step %d", b.members[m].Name, stepOf[m]+1)
+	}
+	return strings.Join(parts, ", ")
+}
+
 // merge returns one step's units in plan order (by name; a group before a
-// lone actor of the same name): groups, and the names of lone targets.
-func (b *builder) merge(groups []Unit, lone []string) []Unit {
+// lone actor of the same name): groups, and the lone targets. The lone
+// targets' units share their array, a member each: one allocation for the
+// step rather than one per actor.
+func (b *builder) merge(groups []Unit, lone []Member) []Unit {
 	byName := func(a, b Unit) int {
 		return cmp.Or(strings.Compare(a.Name(), b.Name()), strings.Compare(b.Group, a.Group))
 	}
 	slices.SortFunc(groups, byName)
-	slices.Sort(lone)
+	slices.SortFunc(lone, func(a, b Member) int { return strings.Compare(a.Name, b.Name) })
 	us := make([]Unit, 0, len(groups)+len(lone))
 	for len(groups) > 0 || len(lone) > 0 {
-		if len(lone) == 0 || len(groups) > 0 && groups[0].Name() <= lone[0] {
+		if len(lone) == 0 || len(groups) > 0 && groups[0].Name() <= lone[0].Name {
 			us = append(us, groups[0])
 			groups = groups[1:]
 			continue
 		}
-		us = append(us, Unit{Members: []Member{*b.targets[lone[0]]}})
+		us = append(us, Unit{Members: lone[:1:1]})
 		lone = lone[1:]
 	}
 	return us
 }
 
+// stepping places the targets in steps.
+type stepping struct {
+	of        []int      // the step of each target, by its index in builder.members
+	names     [][]string // the names each step covers (Step.Names)
+	loneCount []int      // the number of lone targets (in no group) of each step
+}
+
+// steps places each target in the step of its node (its own name when
+// order names it, else its kind): the dependency levels that have targets,
+// indexed from 0. A step covers the nodes of its targets: found from the
+// few nodes rather than from every target, which a fleet has 100,000 of.
+func (b *builder) steps(level map[string]int, ordered map[string]string) stepping {
+	// The level of each target. Targets come a kind at a time (a fleet is
+	// one kind), so the node's level is looked up only when the node
+	// changes, and the nodes that have targets are recorded then.
+	of := make([]int, len(b.members))
+	nodes := map[string]int{} // the nodes that have targets, to their levels
+	node, lv := "", 0
+	for i := range b.members {
+		m := &b.members[i]
+		n := m.Kind
+		if _, ok := ordered[m.Name]; ok {
+			n = m.Name
+		}
+		if n != node || i == 0 {
+			node, lv = n, level[n]
+			nodes[n] = lv
+		}
+		of[i] = lv
+	}
+	// Levels run from 1 to the number of nodes of the graph, so slices
+	// indexed by level renumber them: the levels that have targets, in
+	// order, are the steps.
+	maxLevel := 0
+	for _, lv := range nodes {
+		maxLevel = max(maxLevel, lv)
+	}
+	has := make([]bool, maxLevel+1)
+	for _, lv := range nodes {
+		has[lv] = true
+	}
+	stepAt := make([]int, maxLevel+1)
+	n := 0
+	for lv := range has {
+		if has[lv] {
+			stepAt[lv] = n
+			n++
+		}
+	}
+	s := stepping{of: of, names: make([][]string, n), loneCount: make([]int, n)}
+	for node, lv := range nodes {
+		s.names[stepAt[lv]] = append(s.names[stepAt[lv]], node)
+	}
+	for _, names := range s.names {
+		slices.Sort(names)
+	}
+	for i, lv := range of { // levels until now, steps from now on
+		of[i] = stepAt[lv]
+		if !b.grouped[i] {
+			s.loneCount[of[i]]++
+		}
+	}
+	return s
+}
+
 // builder holds what Build learns as it goes.
 type builder struct {
-	pkg      *Package
-	cat      *registry.Catalog
-	dir      *registry.Directory
-	ps       problems
-	kinds    map[string]bool    // the kinds of the updates
-	named    map[string]bool    // the actors named in targets
-	targets  map[string]*Member // by name
-	skipped  map[string]bool    // by name
-	atTarget map[string]bool    // skipped for running the target version already
-	skips    []Skip
-	all      map[string][]registry.Entry // every live actor by name, made on first need
+	pkg *Package
+	cat *registry.Catalog
+	dir *registry.Directory
+	ps  problems
+	*facts
+	members []Member         // the targets, as found
+	targets map[string]int32 // the targets' index in members, by name
+	grouped []bool           // whether each target is in a group, by index; made by groups
+	skips   []Skip
+	skipped map[string]bool             // skips by name: whether at the target version; made on first need
+	all     map[string][]registry.Entry // every live actor by name, made on first need
 }
 
 // resolve finds the targets of update i and checks it against the
 // catalogue.
 func (b *builder) resolve(i int, u KindUpdate) {
-	at := fmt.Sprintf("updates[%d]", i)
+	at := func(field string) string { return elem("updates", i) + field }
 	versions := b.cat.Versions(u.Kind)
 	if len(versions) == 0 {
-		b.ps.addErr(at+".kind", "", fmt.Errorf("%w %q (the catalogue has: %s)", registry.ErrUnknownKind, u.Kind, orNone(b.cat.Kinds())))
+		b.ps.addErr(at(".kind"), "", fmt.Errorf("%w %q (the catalogue has: %s)", registry.ErrUnknownKind, u.Kind, orNone(b.cat.Kinds())))
 		return
 	}
 	if !slices.Contains(versions, u.To) {
-		b.ps.addErr(at+".to", "", fmt.Errorf("%w: %s has no version %d (registered: %s)", registry.ErrUnknownVersion, u.Kind, u.To, joinVersions(versions)))
+		b.ps.addErr(at(".to"), "", fmt.Errorf("%w: %s has no version %d (registered: %s)", registry.ErrUnknownVersion, u.Kind, u.To, joinVersions(versions)))
 		return
 	}
 
@@ -216,54 +273,67 @@ func (b *builder) resolve(i int, u KindUpdate) {
 	for _, v := range u.From {
 		from[v] = true
 	}
-	running := map[uint32]bool{} // the versions targets run
+	running := map[uint32]bool{}    // the versions targets run
+	var notInFrom map[uint32]string // skip reasons, written once per version
 	take := func(e registry.Entry) {
 		name := e.PID.GetId()
 		switch {
 		case e.Version == u.To:
 			b.skip(e, "already at the target version")
-			b.atTarget[e.PID.GetId()] = true
 			return
 		case len(u.From) > 0 && !from[e.Version]:
-			b.skip(e, fmt.Sprintf("version %d is not in from %v", e.Version, u.From))
+			reason, ok := notInFrom[e.Version]
+			if !ok {
+				if notInFrom == nil {
+					notInFrom = map[uint32]string{}
+				}
+				reason = fmt.Sprintf("version %d is not in from %v", e.Version, u.From)
+				notInFrom[e.Version] = reason
+			}
+			b.skip(e, reason)
 			return
 		}
 		if prev, dup := b.targets[name]; dup {
-			b.ps.add(at+".targets", "two live target actors are named %q (%s, a %s, and %s, a %s); targets, groups and order name actors by name, so names must be unique",
+			prev := &b.members[prev]
+			b.ps.add(at(".targets"), "two live target actors are named %q (%s, a %s, and %s, a %s); targets, groups and order name actors by name, so names must be unique",
 				name, pidString(prev.PID), prev.Kind, pidString(e.PID), e.Kind)
 			return
 		}
-		b.targets[name] = &Member{PID: e.PID, Name: name, Kind: u.Kind, From: e.Version, To: u.To}
+		b.targets[name] = int32(len(b.members))
+		b.members = append(b.members, Member{PID: e.PID, Name: name, Kind: u.Kind, From: e.Version, To: u.To})
 		from[e.Version] = true
 		running[e.Version] = true
 	}
 	if u.Targets.All {
 		// Taken as the directory goes, in no particular order (the units
 		// are sorted by name later): no copy of a whole fleet's entries.
-		// take does not call the directory, whose lock Range holds.
-		b.dir.Range(u.Kind, func(e registry.Entry) bool {
-			if hasLabels(e.Labels, u.Targets.Labels) {
-				take(e)
-			}
-			return true
-		})
+		// take does not call the directory, whose lock Range holds. They
+		// are counted first, to make room for them at once.
+		selected := func(yield func(registry.Entry)) {
+			b.dir.Range(u.Kind, func(e registry.Entry) bool {
+				if hasLabels(e.Labels, u.Targets.Labels) {
+					yield(e)
+				}
+				return true
+			})
+		}
+		n := 0
+		selected(func(registry.Entry) { n++ })
+		b.reserve(n)
+		selected(take)
 	} else {
 		// Named targets are looked up one by one: a small package must not
 		// cost as much as the whole fleet of its kind.
 		for j, name := range u.Targets.Actors {
-			var es []registry.Entry
-			for _, e := range b.dir.ByName(name) {
-				if e.Kind == u.Kind {
-					es = append(es, e)
-				}
-			}
-			switch len(es) {
+			es := b.dir.ByName(name)
+			switch first, n := firstOfKind(es, u.Kind); n {
 			case 0:
-				b.ps.add(at+".targets.actors["+strconv.Itoa(j)+"]", "%s", b.notLive(name, u.Kind))
+				b.ps.add(elem(at(".targets.actors"), j), "%s", b.notLive(name, u.Kind))
 			case 1:
-				take(es[0])
+				take(first)
 			default:
-				b.ps.add(at+".targets.actors["+strconv.Itoa(j)+"]", "%d live %s actors are named %q (%s); names must be unique", len(es), u.Kind, name, pids(es))
+				es = slices.DeleteFunc(slices.Clone(es), func(e registry.Entry) bool { return e.Kind != u.Kind })
+				b.ps.add(elem(at(".targets.actors"), j), "%d live %s actors are named %q (%s); names must be unique", len(es), u.Kind, name, pids(es))
 			}
 		}
 	}
@@ -277,23 +347,73 @@ func (b *builder) resolve(i int, u KindUpdate) {
 	case b.pkg.Rollout.OnBudgetExceeded == OnBudgetRollback:
 		back = "onBudgetExceeded: rollback rolls back"
 	}
-	for _, v := range slices.Sorted(maps.Keys(from)) {
+	for _, v := range sortedVersions(from) {
 		if _, err := b.cat.Plan(u.Kind, v, u.To); err != nil {
-			b.ps.addErr(at, fmt.Sprintf("from %d to %d: ", v, u.To), err)
+			b.ps.addErr(at(""), fmt.Sprintf("from %d to %d: ", v, u.To), err)
 			continue
 		}
 		if back != "" && running[v] {
 			if _, err := b.cat.Plan(u.Kind, u.To, v); err != nil {
-				b.ps.addErr(at, fmt.Sprintf("back from %d to %d (%s): ", u.To, v, back), err)
+				b.ps.addErr(at(""), fmt.Sprintf("back from %d to %d (%s): ", u.To, v, back), err)
 			}
 		}
 	}
 }
 
+// reserve makes room for n more targets. Growing the slice and the map of
+// a fleet's targets step by step copied and rehashed them several times
+// over: a third of the time of a plan of 100,000 actors.
+func (b *builder) reserve(n int) {
+	b.members = slices.Grow(b.members, n)
+	targets := make(map[string]int32, len(b.targets)+n)
+	maps.Copy(targets, b.targets)
+	b.targets = targets
+}
+
+// firstOfKind returns the first of es of kind, and how many are: without
+// a copy of es, which for a named target is most often the one wanted.
+func firstOfKind(es []registry.Entry, kind string) (first registry.Entry, n int) {
+	for _, e := range es {
+		if e.Kind == kind {
+			if n == 0 {
+				first = e
+			}
+			n++
+		}
+	}
+	return first, n
+}
+
+// sortedVersions returns the versions of a set in order.
+func sortedVersions(set map[uint32]bool) []uint32 {
+	vs := make([]uint32, 0, len(set))
+	for v := range set {
+		vs = append(vs, v)
+	}
+	slices.Sort(vs)
+	return vs
+}
+
 func (b *builder) skip(e registry.Entry, reason string) {
 	name := e.PID.GetId()
-	b.skipped[name] = true
 	b.skips = append(b.skips, Skip{PID: e.PID, Name: name, Kind: e.Kind, Version: e.Version, Reason: reason})
+}
+
+// isSkipped reports whether an actor named name was skipped, and whether
+// one so named is at its target version already. The map of names it
+// reads is made on the first question (groups and order ask): a fleet's
+// skips cost no map when nothing asks.
+func (b *builder) isSkipped(name string) (skipped, atTarget bool) {
+	if b.skipped == nil {
+		b.skipped = make(map[string]bool, len(b.skips))
+		for _, s := range b.skips {
+			// A skip's kind is its update's (one update per kind).
+			at := s.Version == b.pkg.Updates[b.kindAt[s.Kind]].To
+			b.skipped[s.Name] = b.skipped[s.Name] || at
+		}
+	}
+	atTarget, skipped = b.skipped[name]
+	return skipped, atTarget
 }
 
 // notLive explains why no live actor of kind is named name.
@@ -310,72 +430,66 @@ func (b *builder) notLive(name, kind string) string {
 	return fmt.Sprintf("no live actor is named %q", name)
 }
 
-// groups maps the group members to their groups' index, and lists each
-// group's members that are targets. A member that was skipped is left out.
-func (b *builder) groups() (map[string]int, [][]*Member) {
-	groupOf := map[string]int{}
-	groups := make([][]*Member, len(b.pkg.Groups))
+// groups lists each group's members that are targets, by their index in
+// b.members, and marks them in b.grouped. A member that was skipped is
+// left out.
+func (b *builder) groups() [][]int32 {
+	b.grouped = make([]bool, len(b.members))
+	groups := make([][]int32, len(b.pkg.Groups))
 	for gi, g := range b.pkg.Groups {
+		groups[gi] = make([]int32, 0, len(g.Members))
 		for mj, name := range g.Members {
-			switch m := b.targets[name]; {
-			case m != nil:
-				groupOf[name] = gi
+			m, target := b.targets[name]
+			if target {
+				b.grouped[m] = true
 				groups[gi] = append(groups[gi], m)
-			case b.skipped[name] && !b.atTarget[name]:
-				b.ps.add(fmt.Sprintf("groups[%d].members[%d]", gi, mj), "%q runs a version that is not in its update's from: an all-or-nothing group cannot leave a member behind; add the version to from, or take the actor out of the group", name)
-			case b.skipped[name]:
-			case b.named[name]:
+				continue
+			}
+			skipped, atTarget := b.isSkipped(name)
+			_, named := b.actorAt[name]
+			switch {
+			case skipped && !atTarget:
+				b.ps.add(elem(elem("groups", gi)+".members", mj), "%q runs a version that is not in its update's from: an all-or-nothing group cannot leave a member behind; add the version to from, or take the actor out of the group", name)
+			case skipped:
+			case named:
 				// not live: reported at its update already
 			default:
-				b.ps.add(fmt.Sprintf("groups[%d].members[%d]", gi, mj), "%q is not a target of any update", name)
+				b.ps.add(elem(elem("groups", gi)+".members", mj), "%q is not a target of any update", name)
 			}
 		}
 	}
-	return groupOf, groups
+	return groups
 }
 
 // orderNames checks the names in order and returns the targets it names,
 // with their kinds.
 func (b *builder) orderNames() map[string]string {
 	ordered := map[string]string{}
-	check := func(path, name string) {
-		m := b.targets[name]
+	check := func(name string, path func() string) {
+		_, kind := b.kindAt[name]
+		m, target := b.targets[name]
 		switch {
-		case b.kinds[name] && m != nil:
-			b.ps.add(path, "%q is both a kind and the name of an actor; rename one", name)
-		case b.kinds[name]:
-		case m != nil:
-			ordered[name] = m.Kind
-		case b.skipped[name] || b.named[name]:
-			// skipped: nothing to wait for; not live: reported already
+		case kind && target:
+			b.ps.add(path(), "%q is both a kind and the name of an actor; rename one", name)
+		case kind:
+		case target:
+			ordered[name] = b.members[m].Kind
 		default:
-			b.ps.add(path, "%q is neither a kind nor an actor this package updates", name)
+			skipped, _ := b.isSkipped(name)
+			if _, named := b.actorAt[name]; !skipped && !named {
+				b.ps.add(path(), "%q is neither a kind nor an actor this package updates", name)
+			}
+			// skipped: nothing to wait for; not live: reported already
 		}
 	}
 	for i, d := range b.pkg.Order {
-		check(fmt.Sprintf("order[%d].name", i), d.Name)
+		at := func(field string) string { return elem("order", i) + field }
+		check(d.Name, func() string { return at(".name") })
 		for j, a := range d.After {
-			check(fmt.Sprintf("order[%d].after[%d]", i, j), a)
+			check(a, func() string { return elem(at(".after"), j) })
 		}
 	}
 	return ordered
-}
-
-// stepNames lists the names a step covers: the kind of each member, or its
-// own name when order names it.
-func stepNames(units []Unit, ordered map[string]string) []string {
-	var names []string
-	for _, u := range units {
-		for _, m := range u.Members {
-			if _, ok := ordered[m.Name]; ok {
-				names = append(names, m.Name)
-			} else {
-				names = append(names, m.Kind)
-			}
-		}
-	}
-	slices.Sort(names)
-	return slices.Compact(names)
 }
 
 func hasLabels(have, want map[string]string) bool {
