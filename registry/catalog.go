@@ -82,6 +82,7 @@ type version struct {
 	runnable bool // false: registered by RegisterState
 	codec    Codec
 	clone    func(any) any
+	flat     *flatCopy             // nil: the state's copy takes a msgpack round trip
 	accepts  map[reflect.Type]bool // nil: the version declared no interface
 	adapters map[reflect.Type]adapter
 }
@@ -176,7 +177,9 @@ func Accepts(messages ...any) VersionOption {
 }
 
 // Clone gives the deep copy that isolates a migration's input from the live
-// state. Without it the copy is a round trip through the version's codec.
+// state. Without it the copy is a round trip through the version's codec
+// (for a msgpack state whose carried fields are all plain values, the same
+// copy made by assigning them).
 func Clone[S any](fn func(S) S) VersionOption {
 	return func(vc *versionConfig) {
 		vc.cloneType = reflect.TypeFor[S]()
@@ -268,6 +271,7 @@ func (c *Catalog) register(kind string, number uint32, state reflect.Type, facto
 		if warnings, err = checkCarried(kind, number, state, vc.transient); err != nil {
 			return err
 		}
+		v.flat = flatCopyOf(state)
 	}
 	if v.codec == Protobuf && !isProto {
 		return fmt.Errorf("%w: %s version %d uses the protobuf codec but its state %v is not a proto.Message", ErrInvalid, kind, number, state)
@@ -601,6 +605,11 @@ func (v *version) isolate(state any) (any, error) {
 		return c, nil
 	}
 	if v.codec == Msgpack {
+		if v.flat != nil {
+			if c, ok := v.flat.copy(state, v.state, v.factory); ok {
+				return c, nil
+			}
+		}
 		c := v.factory()
 		if err := msgpackCopy(state, c); err != nil {
 			return nil, fmt.Errorf("%w: copying %s version %d with msgpack: %w", ErrCodec, v.kind, v.number, err)
