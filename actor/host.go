@@ -123,9 +123,12 @@ func (c *cell) incarnate(h *host) {
 // update itself: apart, so that an actor that is not being updated does
 // not carry it.
 type current struct {
-	reply request     // where its result goes
-	from  pa.Actor    // the value that ran when it started: retired if it commits
-	timer *time.Timer // its deadline
+	reply request  // where its result goes
+	from  pa.Actor // the value that ran when it started: retired if it commits
+	// deadline is set on the node's clock once the update outlives its
+	// first turn (alarmed): most end in it.
+	deadline alarm
+	alarmed  bool
 }
 
 // request is an update waiting for, or in, its turn.
@@ -463,11 +466,8 @@ func (h *host) start(ctx pa.Context, r request) {
 // armDeadline sets the timer that tells the actor its update's deadline has
 // come.
 func (h *host) armDeadline(ctx pa.Context) {
-	if h.rare.cur.timer != nil {
-		h.rare.cur.timer.Stop()
-	}
-	u, self, root := h.upd, ctx.Self(), h.node.system.Root
-	h.rare.cur.timer = time.AfterFunc(time.Until(u.Deadline()), func() { root.Send(self, &deadline{u}) })
+	h.rare.cur.alarmed = true
+	h.node.deadlines.set(&h.rare.cur.deadline, h.upd.Deadline(), ctx.Self(), h.upd)
 }
 
 // decide commits or aborts the update in progress on the word of a
@@ -549,9 +549,8 @@ func (h *host) settle(ctx pa.Context) {
 		}
 		return
 	}
-	if h.rare.cur.timer != nil {
-		h.rare.cur.timer.Stop()
-		h.rare.cur.timer = nil
+	if h.rare.cur.alarmed {
+		h.node.deadlines.cancel(&h.rare.cur.deadline)
 	}
 	res := h.upd.Result()
 	c := h.mailbox.Counts()

@@ -38,6 +38,7 @@ type Node struct {
 	directory *registry.Directory
 	record    directory.Writer // the directory's write side, the node's alone
 	workers   *workers
+	deadlines *deadlines   // of the updates in flight
 	net       *network     // nil without WithRemote
 	cells     cells        // the cell of each started actor, for Status and the gauges
 	metrics   *nodeMetrics // nil without WithMeterProvider
@@ -92,7 +93,7 @@ func NewNode(catalog *registry.Catalog, options ...Option) *Node {
 		system = pa.NewActorSystem(append([]pa.ConfigOption{quiet}, c.config...)...)
 	}
 	dir := registry.DirectoryOf()
-	n := &Node{system: system, catalog: catalog, directory: dir, record: directory.WriterOf(dir), workers: newWorkers(defaultThroughput), store: c.store}
+	n := &Node{system: system, catalog: catalog, directory: dir, record: directory.WriterOf(dir), workers: newWorkers(defaultThroughput), deadlines: newDeadlines(system.Root), store: c.store}
 	n.blank = cell{node: n, blank: true}
 	n.props = pa.PropsFromProducer(n.unbound,
 		pa.WithDispatcher(n.workers),
@@ -110,6 +111,7 @@ func NewNode(catalog *registry.Catalog, options ...Option) *Node {
 	n.register()
 	if err := n.startRemote(c.remote); err != nil {
 		n.workers.stop()
+		n.deadlines.stop()
 		if c.system == nil {
 			system.Shutdown()
 		}
@@ -152,6 +154,7 @@ func (n *Node) Shutdown() {
 		n.metrics.stop()
 	}
 	n.workers.stop()
+	n.deadlines.stop()
 	n.system.Shutdown()
 }
 
