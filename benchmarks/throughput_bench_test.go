@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	"github.com/molt-go/molt/benchmarks/harness"
@@ -78,5 +79,49 @@ func benchPingPong(b *testing.B, sys harness.System, pairs, inFlight int) {
 		// CPU time per message, all threads of the process: steadier than
 		// msgs/s when other processes compete for the cores.
 		b.ReportMetric(float64(run.CPU)/float64(b.N), "cpu-ns/op")
+	}
+}
+
+// BenchmarkThroughputVsProtoactor runs plain protoactor and molt in turn,
+// one repetition of each per op, on the one-in-flight and the 4 × 32
+// workloads, and reports molt's rate over protoactor's: vs-protoactor, the
+// median of the per-op ratios, and min-vs-protoactor, the lowest. Target:
+// a median of 1.0 or more and no op below 0.9. Run it with -benchtime Nx
+// (5x or more): one op is a whole repetition of each.
+func BenchmarkThroughputVsProtoactor(b *testing.B) {
+	for _, w := range []struct {
+		name             string
+		pairs, inFlight  int
+		messagesPerRound int
+	}{{"1x1", 1, 1, 100_000}, {"4x32", batchPairs, batchInFlight, 1_000_000}} {
+		b.Run(w.name, func(b *testing.B) {
+			var pp [2]*harness.PingPong
+			for i, sys := range []harness.System{harness.Protoactor, harness.Molt} {
+				p, err := harness.NewPingPong(sys, w.pairs, w.inFlight)
+				must(b, err)
+				defer func() { must(b, p.Close()) }()
+				// Warm up: the first run grows stacks and pools.
+				_, err = p.Run(context.Background(), w.messagesPerRound/10, nil)
+				must(b, err)
+				pp[i] = p
+			}
+			b.ResetTimer()
+			var ratios, paRates, moltRates []float64
+			for range b.N {
+				var rates [2]float64
+				for i, p := range pp {
+					r, err := p.Run(context.Background(), w.messagesPerRound, nil)
+					must(b, err)
+					rates[i] = r.MsgsPerSecond()
+				}
+				paRates, moltRates = append(paRates, rates[0]), append(moltRates, rates[1])
+				ratios = append(ratios, rates[1]/rates[0])
+			}
+			b.StopTimer()
+			b.ReportMetric(median(ratios), "vs-protoactor")
+			b.ReportMetric(slices.Min(ratios), "min-vs-protoactor")
+			b.ReportMetric(median(paRates), "protoactor-msgs/s")
+			b.ReportMetric(median(moltRates), "molt-msgs/s")
+		})
 	}
 }
