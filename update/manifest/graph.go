@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"maps"
 	"slices"
 	"strings"
 )
@@ -77,9 +78,13 @@ func newDepGraph[V any](kinds map[string]V, actorKind map[string]string, order [
 			members[k] = append(members[k], id[a])
 		}
 	}
+	// The virtual nodes are made a kind at a time in order of name: their
+	// numbers order the successors that shortestCycle tries first, so the
+	// cycle it reports, of several as short, must not follow a map's order.
+	withActors := slices.Sorted(maps.Keys(members))
 	all := map[string]int32{}
-	for k, ms := range members {
-		all[k] = virtual(append([]int32{id[k]}, ms...))
+	for _, k := range withActors {
+		all[k] = virtual(append([]int32{id[k]}, members[k]...))
 	}
 	ref := func(name string) int32 {
 		if v, ok := all[name]; ok {
@@ -96,7 +101,7 @@ func newDepGraph[V any](kinds map[string]V, actorKind map[string]string, order [
 	}
 	// inherit(K), for each kind with dependencies and actor nodes.
 	inherit := map[string]int32{}
-	for k := range members {
+	for _, k := range withActors {
 		if len(after[k]) > 0 {
 			inherit[k] = virtual(deps(k))
 		}
