@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -49,7 +50,13 @@ func BenchmarkGroupUpdate(b *testing.B) {
 // in flight); one op is one actor updated, and ns/op is the packages' time
 // per actor updated. Reported: "updates/s", and "cpu-ns/update", the
 // process's CPU time per actor updated, which the machine's load moves less.
-// Target: 250,000 updates/s.
+//
+// With erl and erlc on PATH, Erlang/OTP's fleet of as many gen_servers
+// (harness.ErlangFleet: one coordinator, sys:suspend, sys:change_code and
+// sys:resume, process after process) runs one pass after each molt
+// package, outside the timer, as the runner alternates them; reported:
+// "erlang-updates/s" and "vs-erlang", molt's rate over Erlang's (above 1:
+// molt is faster). Target: 2 × Erlang's rate or more.
 func BenchmarkFleetUpdate(b *testing.B) {
 	const fleet = 100_000
 	ctx := context.Background()
@@ -62,17 +69,42 @@ func BenchmarkFleetUpdate(b *testing.B) {
 		_, _, err := f.UpdateAll(ctx, nil)
 		must(b, err)
 	}
+	erl := startErlangFleet(b, fleet)
+	var passes []harness.ErlangPass
 	b.ResetTimer()
 	cpu0, _ := harness.ProcessCPU()
-	// At least one package each way, as the runner measures.
+	// At least one package each way, as the runner measures, and as many as
+	// the Erlang peer's least number of passes when it runs.
+	least := 2
+	if erl != nil {
+		least = harness.ErlangFleetMinPasses
+	}
 	updated, busy := 0, time.Duration(0)
-	for packages := 0; updated < b.N || packages < 2; packages++ {
+	for packages := 0; updated < b.N || packages < least; packages++ {
 		d, done, err := f.UpdateAll(ctx, nil)
 		must(b, err)
 		updated += int(done.GetUpdated())
 		busy += d
+		if erl != nil {
+			b.StopTimer()
+			cpu, _ := harness.ProcessCPU() // erl's CPU is its own, but the wait is not molt's
+			pass, err := erl.Pass()
+			must(b, err)
+			passes = append(passes, pass)
+			if now, ok := harness.ProcessCPU(); ok {
+				cpu0 += now - cpu
+			}
+			b.StartTimer()
+		}
 	}
 	b.StopTimer()
+	if erl != nil {
+		rep, err := erl.Close()
+		must(b, err)
+		rep.Passes = passes
+		b.ReportMetric(rep.UpdatesPerSecond(), "erlang-updates/s")
+		b.ReportMetric(float64(updated)/busy.Seconds()/rep.UpdatesPerSecond(), "vs-erlang")
+	}
 	// Whole packages run, so more actors are updated than b.N: report per
 	// actor updated.
 	b.ReportMetric(float64(busy)/float64(updated), "ns/op")
@@ -80,4 +112,19 @@ func BenchmarkFleetUpdate(b *testing.B) {
 	if cpu1, ok := harness.ProcessCPU(); ok {
 		b.ReportMetric(float64(cpu1-cpu0)/float64(updated), "cpu-ns/update")
 	}
+}
+
+// startErlangFleet starts the Erlang peer's fleet of size processes, or
+// returns nil, saying why, if erl or erlc is not on PATH.
+func startErlangFleet(b *testing.B, size int) *harness.ErlangFleet {
+	peer, err := harness.NewErlangPeer(context.Background())
+	if errors.Is(err, harness.ErrNoErlang) {
+		b.Logf("no Erlang peer: %v", err)
+		return nil
+	}
+	must(b, err)
+	b.Cleanup(func() { must(b, peer.Close()) })
+	erl, err := peer.StartFleet(context.Background(), harness.Config{}, size)
+	must(b, err)
+	return erl
 }

@@ -15,8 +15,10 @@ import (
 // stream sees it. It reports the p50 and p99 of those per-update gaps as
 // "gap-p50-ns" and "gap-p99-ns", the largest as "gap-max-ns", the same over
 // control windows without an update as "base-gap-p50-ns" and
-// "base-gap-p99-ns", and the update round trip under load as "p50-ns" and
-// "p99-ns". At the end the actor must have counted every message sent.
+// "base-gap-p99-ns", their ratio as "vs-base-gap-p99" (target: 2 or less,
+// and a gap p99 of 50 µs or less), and the update round trip under load as
+// "p50-ns" and "p99-ns". At the end the actor must have counted every
+// message sent.
 func BenchmarkPauseUnderLoad(b *testing.B) {
 	ctx := context.Background()
 	p, err := harness.NewPause(ctx)
@@ -45,5 +47,6 @@ func BenchmarkPauseUnderLoad(b *testing.B) {
 	reportLatency(b, "gap-", gaps)
 	b.ReportMetric(float64(gaps.Summary().MaxNs), "gap-max-ns")
 	reportLatency(b, "base-gap-", base)
+	b.ReportMetric(float64(gaps.Quantile(0.99))/float64(base.Quantile(0.99)), "vs-base-gap-p99")
 	reportLatency(b, "", rtt)
 }
