@@ -162,6 +162,40 @@ func (d *Directory) each(fn func(Entry) bool) {
 	}
 }
 
+// RangeNames is Range for molt's own code, which reaches it on the write
+// side (internal/directory.WriterOf, then an interface with this method):
+// not a change, but a read that users need not see. It calls fn for each
+// live actor of a kind (every kind if kind is empty), in no particular
+// order, until fn returns false, with
+//
+//   - name, the actor's PID id, which the directory is keyed by: fn need
+//     not read the PID to learn it;
+//   - unique, whether the actor is the only live one so named, of any kind
+//     and on any address. In a directory of one node every name is unique;
+//     fn is called with two entries of one name only where unique is
+//     false for both.
+//
+// It holds the directory's read lock meanwhile, as Range does: what fn is
+// told holds for the directory at one moment, and fn must not call the
+// directory.
+func (w *writer) RangeNames(kind string, fn func(name string, e Entry, unique bool) bool) {
+	d := (*Directory)(w)
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	for id, e := range d.byID {
+		if (kind == "" || e.Kind == kind) && !fn(id, e, len(d.others) == 0 || len(d.others[id]) == 0) {
+			return
+		}
+	}
+	for id, more := range d.others {
+		for _, e := range more {
+			if (kind == "" || e.Kind == kind) && !fn(id, e, false) {
+				return
+			}
+		}
+	}
+}
+
 // ByName returns the live actors whose PID id is name, on any address,
 // sorted by address; in one node there is at most one.
 func (d *Directory) ByName(name string) []Entry {

@@ -4,11 +4,11 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/molt-go/molt/internal/directory"
 	"github.com/molt-go/molt/registry"
 )
 
@@ -62,9 +62,9 @@ func Build(p *Package, cat *registry.Catalog, dir *registry.Directory) (*Plan, e
 		pkg:     p.Clone(),
 		cat:     cat,
 		dir:     dir,
+		names:   directory.WriterOf(dir).(nameRanger),
 		facts:   f,
 		members: make([]Member, 0, len(f.actorAt)),
-		targets: make(map[string]int32, len(f.actorAt)),
 	}
 	b.pkg.SetDefaults()
 	for i, u := range b.pkg.Updates {
@@ -240,16 +240,31 @@ func (b *builder) steps(level map[string]int, ordered map[string]string) steppin
 	return s
 }
 
+// nameRanger is a read of registry.Directory that molt's own code reaches
+// through its write side (internal/directory.WriterOf): Range with each
+// actor's name, which the directory is keyed by, and whether the name is
+// unique among the live actors. See registry's writer.RangeNames.
+type nameRanger interface {
+	RangeNames(kind string, fn func(name string, e registry.Entry, unique bool) bool)
+}
+
 // builder holds what Build learns as it goes.
 type builder struct {
-	pkg *Package
-	cat *registry.Catalog
-	dir *registry.Directory
-	ps  problems
+	pkg   *Package
+	cat   *registry.Catalog
+	dir   *registry.Directory
+	names nameRanger // dir's RangeNames
+	ps    problems
 	*facts
-	members []Member         // the targets, as found
-	targets map[string]int32 // the targets' index in members, by name
-	grouped []bool           // whether each target is in a group, by index; made by groups
+	members []Member // the targets, as found
+	// targets has the index of each of members[:indexed] by name; nil
+	// until needed. members[indexed:] are targets of one RangeNames whose
+	// names it found unique in the directory, every name in a node's:
+	// they differ from one another's and from the indexed ones'. A fleet
+	// needs no index unless a group or order names a target (target).
+	targets map[string]int32
+	indexed int
+	grouped []bool // whether each target is in a group, by index; made by groups
 	skips   []Skip
 	skipped map[string]bool             // skips by name: whether at the target version; made on first need
 	all     map[string][]registry.Entry // every live actor by name, made on first need
@@ -275,11 +290,16 @@ func (b *builder) resolve(i int, u KindUpdate) {
 	}
 	running := map[uint32]bool{}    // the versions targets run
 	var notInFrom map[uint32]string // skip reasons, written once per version
-	take := func(e registry.Entry) {
-		name := e.PID.GetId()
+	last := u.To                    // the version of the last target: in from and running already
+	var dups []string               // the names of the problems take reports, in order
+	// take makes e, named name, a target, or a skip, or a problem when a
+	// target has the name already. unique says that no other live actor
+	// has the name, in the same view of the directory as every target
+	// not indexed yet came from: none of them can have it.
+	take := func(name string, e registry.Entry, unique bool) {
 		switch {
 		case e.Version == u.To:
-			b.skip(e, "already at the target version")
+			b.skip(name, e, "already at the target version")
 			return
 		case len(u.From) > 0 && !from[e.Version]:
 			reason, ok := notInFrom[e.Version]
@@ -290,37 +310,69 @@ func (b *builder) resolve(i int, u KindUpdate) {
 				reason = fmt.Sprintf("version %d is not in from %v", e.Version, u.From)
 				notInFrom[e.Version] = reason
 			}
-			b.skip(e, reason)
+			b.skip(name, e, reason)
 			return
+		}
+		if !unique {
+			b.index()
 		}
 		if prev, dup := b.targets[name]; dup {
 			prev := &b.members[prev]
 			b.ps.add(at(".targets"), "two live target actors are named %q (%s, a %s, and %s, a %s); targets, groups and order name actors by name, so names must be unique",
 				name, pidString(prev.PID), prev.Kind, pidString(e.PID), e.Kind)
+			dups = append(dups, name)
 			return
 		}
-		b.targets[name] = int32(len(b.members))
+		if !unique {
+			b.targets[name] = int32(len(b.members))
+			b.indexed++
+		}
 		b.members = append(b.members, Member{PID: e.PID, Name: name, Kind: u.Kind, From: e.Version, To: u.To})
-		from[e.Version] = true
-		running[e.Version] = true
+		if e.Version != last {
+			from[e.Version] = true
+			running[e.Version] = true
+			last = e.Version
+		}
 	}
 	if u.Targets.All {
 		// Taken as the directory goes, in no particular order (the units
 		// are sorted by name later): no copy of a whole fleet's entries.
-		// take does not call the directory, whose lock Range holds. They
-		// are counted first, to make room for them at once.
-		selected := func(yield func(registry.Entry)) {
-			b.dir.Range(u.Kind, func(e registry.Entry) bool {
+		// take does not call the directory, whose lock RangeNames holds.
+		// They are counted first, to make room for them at once. The
+		// targets found so far are indexed, to check this update's
+		// against; this update's own need no index when their names are
+		// unique in the directory, as every name in one node is.
+		selected := func(yield func(string, registry.Entry, bool)) {
+			b.names.RangeNames(u.Kind, func(name string, e registry.Entry, unique bool) bool {
 				if hasLabels(e.Labels, u.Targets.Labels) {
-					yield(e)
+					yield(name, e, unique)
 				}
 				return true
 			})
 		}
 		n := 0
-		selected(func(registry.Entry) { n++ })
-		b.reserve(n)
+		selected(func(string, registry.Entry, bool) { n++ })
+		b.members = slices.Grow(b.members, n)
+		if b.indexed < len(b.members) {
+			b.index()
+		}
+		first := len(b.ps)
 		selected(take)
+		// Actors that share a name are reported by name, not in the order
+		// of the directory's maps. Of the actors of one name, the one the
+		// directory holds first is the target, and the problems of the
+		// others come in the directory's order, which is theirs.
+		if len(dups) > 1 {
+			found := slices.Clone(b.ps[first:])
+			order := make([]int, len(dups))
+			for j := range order {
+				order[j] = j
+			}
+			slices.SortStableFunc(order, func(j, k int) int { return strings.Compare(dups[j], dups[k]) })
+			for j, k := range order {
+				b.ps[first+j] = found[k]
+			}
+		}
 	} else {
 		// Named targets are looked up one by one: a small package must not
 		// cost as much as the whole fleet of its kind.
@@ -330,7 +382,7 @@ func (b *builder) resolve(i int, u KindUpdate) {
 			case 0:
 				b.ps.add(elem(at(".targets.actors"), j), "%s", b.notLive(name, u.Kind))
 			case 1:
-				take(first)
+				take(name, first, false)
 			default:
 				es = slices.DeleteFunc(slices.Clone(es), func(e registry.Entry) bool { return e.Kind != u.Kind })
 				b.ps.add(elem(at(".targets.actors"), j), "%d live %s actors are named %q (%s); names must be unique", len(es), u.Kind, name, pids(es))
@@ -360,14 +412,23 @@ func (b *builder) resolve(i int, u KindUpdate) {
 	}
 }
 
-// reserve makes room for n more targets. Growing the slice and the map of
-// a fleet's targets step by step copied and rehashed them several times
-// over: a third of the time of a plan of 100,000 actors.
-func (b *builder) reserve(n int) {
-	b.members = slices.Grow(b.members, n)
-	targets := make(map[string]int32, len(b.targets)+n)
-	maps.Copy(targets, b.targets)
-	b.targets = targets
+// index puts every target in b.targets. Made at once, for as many
+// targets as there is room for (see resolve), the map is not grown step by
+// step, which for a fleet copied and rehashed it several times over.
+func (b *builder) index() {
+	if b.targets == nil {
+		b.targets = make(map[string]int32, cap(b.members))
+	}
+	for ; b.indexed < len(b.members); b.indexed++ {
+		b.targets[b.members[b.indexed].Name] = int32(b.indexed)
+	}
+}
+
+// target returns the index in b.members of the target named name.
+func (b *builder) target(name string) (int32, bool) {
+	b.index()
+	m, ok := b.targets[name]
+	return m, ok
 }
 
 // firstOfKind returns the first of es of kind, and how many are: without
@@ -394,8 +455,7 @@ func sortedVersions(set map[uint32]bool) []uint32 {
 	return vs
 }
 
-func (b *builder) skip(e registry.Entry, reason string) {
-	name := e.PID.GetId()
+func (b *builder) skip(name string, e registry.Entry, reason string) {
 	b.skips = append(b.skips, Skip{PID: e.PID, Name: name, Kind: e.Kind, Version: e.Version, Reason: reason})
 }
 
@@ -439,7 +499,7 @@ func (b *builder) groups() [][]int32 {
 	for gi, g := range b.pkg.Groups {
 		groups[gi] = make([]int32, 0, len(g.Members))
 		for mj, name := range g.Members {
-			m, target := b.targets[name]
+			m, target := b.target(name)
 			if target {
 				b.grouped[m] = true
 				groups[gi] = append(groups[gi], m)
@@ -467,7 +527,7 @@ func (b *builder) orderNames() map[string]string {
 	ordered := map[string]string{}
 	check := func(name string, path func() string) {
 		_, kind := b.kindAt[name]
-		m, target := b.targets[name]
+		m, target := b.target(name)
 		switch {
 		case kind && target:
 			b.ps.add(path(), "%q is both a kind and the name of an actor; rename one", name)

@@ -440,3 +440,31 @@ func TestBuildChangesNothing(t *testing.T) {
 		t.Errorf("a second dry run differs:\n%s\n---\n%s", text, again)
 	}
 }
+
+// Two updates with all: true that find actors of one name, of different
+// kinds on different nodes: the second one's actor is the problem, and
+// the first one's a target, whether found by all or by name.
+func TestBuildDuplicateNamesAcrossUpdates(t *testing.T) {
+	cat := plainCatalog(t, "a", "b")
+	dir, w := newDirectory()
+	w.Add(pid("a-1"), "a", 1, nil)
+	w.Add(pid("a-2"), "a", 1, nil)
+	w.Add(actor.NewPID("elsewhere:8090", "a-1"), "b", 1, nil)
+	w.Add(pid("b-1"), "b", 1, nil)
+	want := `updates[1].targets: two live target actors are named "a-1" (nonhost/a-1, a a, and elsewhere:8090/a-1, a b)`
+	p := &manifest.Package{ID: "p", Updates: []manifest.KindUpdate{all("a"), all("b")}}
+	_, err := manifest.Build(p, cat, dir)
+	wantProblems(t, problemsOf(t, err), want)
+
+	p.Updates[0] = manifest.KindUpdate{Kind: "a", To: 2, Targets: manifest.Targets{Actors: []string{"a-2", "a-1"}}}
+	_, err = manifest.Build(p, cat, dir)
+	wantProblems(t, problemsOf(t, err), want)
+
+	// Alone on its node, b-1 is a target like any other.
+	w.Remove(actor.NewPID("elsewhere:8090", "a-1"))
+	p.Groups = []manifest.Group{{Name: "g", Members: []string{"b-1", "a-1"}}}
+	plan := build(t, p, cat, dir)
+	if got, want := shape(plan), "a,b: a-2,g(a-1+b-1)"; got != want {
+		t.Errorf("plan %s, want %s", got, want)
+	}
+}

@@ -1,8 +1,11 @@
 package manifest_test
 
 import (
+	"fmt"
 	"testing"
 
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/molt-go/molt/registry"
 	"github.com/molt-go/molt/update/manifest"
 )
 
@@ -34,5 +37,27 @@ func TestValidateReportsTheSameCycle(t *testing.T) {
 	}
 	for range 20 {
 		wantProblems(t, problemsOf(t, manifest.Validate(p)), "order: cycle a -> b -> a")
+	}
+}
+
+// With all: true, the problems of actors that share a name come sorted by
+// name, whatever the order of the directory's maps; of two actors so
+// named, the one recorded first is the target, the other the problem.
+func TestBuildReportsDuplicateNamesInOrder(t *testing.T) {
+	cat := plainCatalog(t, "a")
+	var live []registry.Entry
+	var want []string
+	for i := range 8 {
+		name := fmt.Sprintf("a-%d", i)
+		live = append(live,
+			registry.Entry{PID: actor.NewPID("one:1", name), Kind: "a", Version: 1},
+			registry.Entry{PID: actor.NewPID("two:2", name), Kind: "a", Version: 1},
+			registry.Entry{PID: actor.NewPID("one:1", "lone-"+name), Kind: "a", Version: 1})
+		want = append(want, fmt.Sprintf(`updates[0].targets: two live target actors are named %q (one:1/%s, a a, and two:2/%s, a a)`, name, name, name))
+	}
+	p := &manifest.Package{ID: "p", Updates: []manifest.KindUpdate{all("a")}}
+	for range 20 {
+		_, err := manifest.Build(p, cat, registry.DirectoryOf(live...))
+		wantProblems(t, problemsOf(t, err), want...)
 	}
 }
