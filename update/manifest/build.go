@@ -106,16 +106,7 @@ func Build(p *Package, cat *registry.Catalog, dir *registry.Directory) (*Plan, e
 		return nil, b.ps.err()
 	}
 	// The lone actors, most of a fleet, each a unit of one member.
-	lone := make([][]Member, len(steps.names))
-	for i, n := range steps.loneCount {
-		lone[i] = make([]Member, 0, n)
-	}
-	for i := range b.members {
-		if !b.grouped[i] {
-			s := steps.of[i]
-			lone[s] = append(lone[s], b.members[i])
-		}
-	}
+	lone := b.lone(steps)
 
 	plan := &Plan{Package: b.pkg, Skipped: b.skips}
 	slices.SortStableFunc(plan.Skipped, func(a, b Skip) int { return strings.Compare(a.Name, b.Name) })
@@ -152,16 +143,196 @@ func (b *builder) groupSteps(members []int32, stepOf []int) string {
 	return strings.Join(parts, ", ")
 }
 
+// lone returns the lone targets (in no group) of each step, sorted by
+// name: slices of b.members, which it reorders. What indexes b.members
+// (targets, grouped, steps.of) does not hold afterwards.
+//
+// A fleet's sort was most of Build: a comparison reads two names, out of
+// the Members, wherever their bytes are, and a swap moves 48 bytes with
+// write barriers while the collector runs. So the targets are sorted as
+// nameKeys, 16 bytes with no pointer, by radix; then b.members is put in
+// their order, in place: each Member moves once, into no new array.
+func (b *builder) lone(steps stepping) [][]Member {
+	// The keys of the lone targets, a step after the other, then of the
+	// grouped ones: the order b.members is put in.
+	start := make([]int, len(steps.loneCount)+1)
+	for s, n := range steps.loneCount {
+		start[s+1] = start[s] + n
+	}
+	keys := make([]nameKey, len(b.members))
+	next := slices.Clone(start)
+	grouped := start[len(steps.loneCount)]
+	for i := range b.members {
+		at := &grouped
+		if !b.grouped[i] {
+			at = &next[steps.of[i]]
+		}
+		keys[*at].i = int32(i)
+		*at++
+	}
+	var scratch []nameKey // for the radix sort, as large as the largest step
+	for s, n := range steps.loneCount {
+		if n > len(scratch) && n > smallSort {
+			scratch = make([]nameKey, slices.Max(steps.loneCount))
+		}
+		b.sortByName(keys[start[s]:start[s+1]], 0, false, scratch)
+	}
+	// b.members[p] = b.members[keys[p].i], a cycle of the permutation at
+	// a time; a key done is marked -1.
+	for p := range keys {
+		if keys[p].i < 0 || int(keys[p].i) == p {
+			continue
+		}
+		m := b.members[p]
+		for q := p; ; {
+			from := int(keys[q].i)
+			keys[q].i = -1
+			if from == p {
+				b.members[q] = m
+				break
+			}
+			b.members[q] = b.members[from]
+			q = from
+		}
+	}
+	lone := make([][]Member, len(steps.loneCount))
+	for s := range lone {
+		lone[s] = b.members[start[s]:start[s+1]:start[s+1]]
+	}
+	return lone
+}
+
+// nameKey stands for the target b.members[i] in a sort by name: head holds
+// the 8 bytes of the name from where the names sorted start to differ
+// (after their longest common prefix), big-endian, padded with zeros. A
+// name that is less has a head that is less or equal.
+type nameKey struct {
+	head uint64
+	i    int32
+}
+
+// smallSort is the number of keys up to which sortByName compares names
+// rather than heads.
+const smallSort = 64
+
+// sortByName sorts the keys by their targets' names, which share their
+// first from bytes (tied: and were found equal over the 8 after). It fills
+// the keys' heads, sorts them by radix, and sorts each run of equal heads
+// in the same way, from where its names differ. scratch has room for the
+// keys.
+func (b *builder) sortByName(ks []nameKey, from int, tied bool, scratch []nameKey) {
+	name := func(k nameKey) string { return b.members[k.i].Name }
+	byName := func(p, q nameKey) int { return strings.Compare(name(p), name(q)) }
+	if len(ks) <= smallSort {
+		slices.SortFunc(ks, byName)
+		return
+	}
+	// The names are read once (they are wherever they were allocated: a
+	// cache miss each): to find where they start to differ, and for the
+	// 16 bytes from where they are known not to, in ks and scratch.
+	first := name(ks[0])
+	common := len(first)
+	for j := range ks {
+		n := name(ks[j])
+		common = min(common, len(n))
+		for c := from; c < common; c++ {
+			if n[c] != first[c] {
+				common = c
+				break
+			}
+		}
+		ks[j].head, scratch[j].head = bytesAt(n, from), bytesAt(n, from+8)
+	}
+	if tied && common == from {
+		// Equal heads, and nothing more in common: names padded with
+		// zeros, "a" and "a\x00".
+		slices.SortFunc(ks, byName)
+		return
+	}
+	if skip := uint(common - from); skip <= 8 {
+		for j := range ks {
+			ks[j].head = ks[j].head<<(8*skip) | scratch[j].head>>(64-8*skip)
+		}
+	} else {
+		for j := range ks {
+			ks[j].head = bytesAt(name(ks[j]), common)
+		}
+	}
+	sortByHead(ks, scratch)
+	for j := 0; j < len(ks); {
+		k := j + 1
+		for k < len(ks) && ks[k].head == ks[j].head {
+			k++
+		}
+		if k-j > 1 {
+			b.sortByName(ks[j:k], common, true, scratch)
+		}
+		j = k
+	}
+}
+
+// bytesAt returns the 8 bytes of s from i, big-endian, padded with zeros.
+func bytesAt(s string, i int) uint64 {
+	if i >= len(s) {
+		return 0
+	}
+	if i+8 <= len(s) { // one load
+		s = s[i : i+8]
+		return uint64(s[7]) | uint64(s[6])<<8 | uint64(s[5])<<16 | uint64(s[4])<<24 |
+			uint64(s[3])<<32 | uint64(s[2])<<40 | uint64(s[1])<<48 | uint64(s[0])<<56
+	}
+	var h uint64
+	for c := i; c < i+8; c++ {
+		h <<= 8
+		if c < len(s) {
+			h |= uint64(s[c])
+		}
+	}
+	return h
+}
+
+// sortByHead sorts ks by head: a radix sort, a byte at a time from the
+// least significant, that skips the bytes every head has the same.
+// scratch has room for ks.
+func sortByHead(ks, scratch []nameKey) {
+	var count [8][256]int32
+	for _, k := range ks {
+		for d := range 8 {
+			count[d][byte(k.head>>(8*d))]++
+		}
+	}
+	src, dst := ks, scratch[:len(ks)]
+	for d := range 8 {
+		c := &count[d]
+		if int(c[byte(src[0].head>>(8*d))]) == len(ks) {
+			continue
+		}
+		at := int32(0)
+		for v, n := range c {
+			c[v] = at
+			at += n
+		}
+		for _, k := range src {
+			v := byte(k.head >> (8 * d))
+			dst[c[v]] = k
+			c[v]++
+		}
+		src, dst = dst, src
+	}
+	if &src[0] != &ks[0] {
+		copy(ks, src)
+	}
+}
+
 // merge returns one step's units in plan order (by name; a group before a
-// lone actor of the same name): groups, and the lone targets. The lone
-// targets' units share their array, a member each: one allocation for the
-// step rather than one per actor.
+// lone actor of the same name): groups, and the lone targets, sorted by
+// name already. The lone targets' units share their array, a member each:
+// one allocation for the step rather than one per actor.
 func (b *builder) merge(groups []Unit, lone []Member) []Unit {
 	byName := func(a, b Unit) int {
 		return cmp.Or(strings.Compare(a.Name(), b.Name()), strings.Compare(b.Group, a.Group))
 	}
 	slices.SortFunc(groups, byName)
-	slices.SortFunc(lone, func(a, b Member) int { return strings.Compare(a.Name, b.Name) })
 	us := make([]Unit, 0, len(groups)+len(lone))
 	for len(groups) > 0 || len(lone) > 0 {
 		if len(lone) == 0 || len(groups) > 0 && groups[0].Name() <= lone[0].Name {

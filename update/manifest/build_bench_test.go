@@ -78,8 +78,9 @@ func BenchmarkBuild(b *testing.B) {
 			run(b, groupPackage(n), liveDirectory(n), n)
 		})
 	}
-	b.Run("fleet-100000", func(b *testing.B) {
-		const n = 100_000
-		run(b, fleetPackage(), liveDirectory(n), n)
-	})
+	for _, n := range []int{100_000, 1_000_000} {
+		b.Run(fmt.Sprintf("fleet-%d", n), func(b *testing.B) {
+			run(b, fleetPackage(), liveDirectory(n), n)
+		})
+	}
 }
