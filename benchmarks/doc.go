@@ -221,6 +221,19 @@
 // in flight, so that mailboxes rarely run dry and both cores stay busy:
 // there the framework's own cost per message shows.
 //
+// BenchmarkThroughputVsProtoactor/1x1 and /4x32 run plain protoactor and
+// molt in turn, one repetition of each per op (100,000 and 1,000,000
+// messages), and report molt's rate over protoactor's: "vs-protoactor",
+// the median of the per-op ratios, "min-vs-protoactor", the lowest, and
+// both rates. Run it with -benchtime 5x or more.
+//
+// # BenchmarkIdleMemory
+//
+// Spawns 20,000 idle actors on plain protoactor and as many on molt, in
+// turn, once per op, each having handled one message, and measures the
+// growth of the live heap after a GC. Reported: "protoactor-B/actor",
+// "molt-B/actor" and "vs-protoactor", the medians over the ops.
+//
 // # BenchmarkPauseUnderLoad
 //
 // A small-state actor (kind "target") receives a steady stream from a
@@ -236,8 +249,9 @@
 // under load as "p50-ns" and "p99-ns", and "base-gap-p50-ns" and
 // "base-gap-p99-ns": the same statistic over control windows, as many
 // deliveries long, with no update, which is the gap the stream has anyway
-// (scheduling, garbage collection, other processes). The gap an update adds
-// is the difference. After the run the benchmark checks that the actor
+// (scheduling, garbage collection, other processes), and
+// "vs-base-gap-p99", the update's gap p99 over that one. The gap an update
+// adds is the difference. After the run the benchmark checks that the actor
 // counted every message sent: none was lost across the updates.
 //
 // # BenchmarkGroupUpdate and BenchmarkFleetUpdate
@@ -253,12 +267,17 @@
 // 256): one package naming them all, with one group of them all, so that
 // the manager stages every member and commits them only once all have
 // staged. One op is one group update, from the call to manager.Run to the
-// package's end in hand; reported: ns/op, "p50-ns" and "p99-ns".
+// package's end in hand; reported: ns/op, "p50-ns" and "p99-ns", and
+// "cpu-ns/op", the process's CPU time per group update.
 //
 // BenchmarkFleetUpdate updates a fleet of 100,000 actors with one
 // all-at-once package per direction (targets: all, maxInFlight 1,024),
 // after two unmeasured packages, there and back (the first packages after
 // the spawn are slower), and measures at least one package each way. One
 // op is one actor updated; whole packages run, so ns/op is the packages'
-// time per actor updated, and "updates/s" its inverse.
+// time per actor updated, "updates/s" its inverse, and "cpu-ns/update" the
+// process's CPU time per actor updated. With erl and erlc on PATH, the
+// Erlang peer's fleet of as many gen_servers runs one pass after each molt
+// package, outside the timer (at least six packages then): reported,
+// "erlang-updates/s" and "vs-erlang", molt's rate over Erlang's.
 package main
