@@ -40,7 +40,9 @@ type flatSome struct {
 
 func newFlatAll() *flatAll { return &flatAll{N: 99, S: "factory", In: flatInner{X: 5}} }
 
-func newFlatSome() *flatSome { return &flatSome{N: 1, hidden: 7, Skip: "factory", Named: "factory", Zero: 3} }
+func newFlatSome() *flatSome {
+	return &flatSome{N: 1, hidden: 7, Skip: "factory", Named: "factory", Zero: 3}
+}
 
 // TestFlatCopyIsTheMsgpackCopy: for states whose carried fields are plain
 // values, the flat copy gives exactly what the msgpack round trip gives,
@@ -123,22 +125,30 @@ type withUnexportedInner struct{ in flatInner }
 func TestFlatCopyRefusesWhatTheRoundTripMightChange(t *testing.T) {
 	type deep struct{ A [1][1][1][1][1][1]int }
 	for name, typ := range map[string]reflect.Type{
-		"not a pointer":        reflect.TypeFor[flatAll](),
-		"pointer field":        reflect.TypeFor[*struct{ P *int }](),
-		"slice":                reflect.TypeFor[*struct{ S []int }](),
-		"map":                  reflect.TypeFor[*struct{ M map[string]int }](),
-		"interface":            reflect.TypeFor[*struct{ I any }](),
-		"time.Time":            reflect.TypeFor[*struct{ T time.Time }](),
-		"encodes itself":       reflect.TypeFor[*struct{ N textName }](),
-		"embedded":             reflect.TypeFor[*struct{ flatInner }](),
-		"inline":               reflect.TypeFor[*struct{ In flatInner `msgpack:",inline"` }](),
-		"same key twice":       reflect.TypeFor[*struct{ A, B int `msgpack:"k"` }](),
-		"nested unexported":    reflect.TypeFor[*struct{ W withUnexportedInner }](),
-		"nested with a slice":  reflect.TypeFor[*struct{ W struct{ S []byte } }](),
-		"too deep":             reflect.TypeFor[*deep](),
-		"a pointer to an int":  reflect.TypeFor[*int](),
-		"complex number":       reflect.TypeFor[*struct{ C complex128 }](),
-		"nested skipped field": reflect.TypeFor[*struct{ W struct{ A int `msgpack:"-"` } }](),
+		"not a pointer":  reflect.TypeFor[flatAll](),
+		"pointer field":  reflect.TypeFor[*struct{ P *int }](),
+		"slice":          reflect.TypeFor[*struct{ S []int }](),
+		"map":            reflect.TypeFor[*struct{ M map[string]int }](),
+		"interface":      reflect.TypeFor[*struct{ I any }](),
+		"time.Time":      reflect.TypeFor[*struct{ T time.Time }](),
+		"encodes itself": reflect.TypeFor[*struct{ N textName }](),
+		"embedded":       reflect.TypeFor[*struct{ flatInner }](),
+		"inline": reflect.TypeFor[*struct {
+			In flatInner `msgpack:",inline"`
+		}](),
+		"same key twice": reflect.TypeFor[*struct {
+			A, B int `msgpack:"k"`
+		}](),
+		"nested unexported":   reflect.TypeFor[*struct{ W withUnexportedInner }](),
+		"nested with a slice": reflect.TypeFor[*struct{ W struct{ S []byte } }](),
+		"too deep":            reflect.TypeFor[*deep](),
+		"a pointer to an int": reflect.TypeFor[*int](),
+		"complex number":      reflect.TypeFor[*struct{ C complex128 }](),
+		"nested skipped field": reflect.TypeFor[*struct {
+			W struct {
+				A int `msgpack:"-"`
+			}
+		}](),
 	} {
 		if fc := flatCopyOf(typ); fc != nil {
 			t.Errorf("%s: flatCopyOf(%v) = %+v, want nil (a msgpack round trip)", name, typ, fc)
