@@ -14,6 +14,7 @@ import (
 	molt "github.com/molt-go/molt/actor"
 	"github.com/molt-go/molt/registry"
 	"github.com/molt-go/molt/update"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 )
 
@@ -568,5 +569,43 @@ func TestNodeIsQuietByDefault(t *testing.T) {
 	defer loud.Shutdown()
 	if !loud.System().Logger().Enabled(context.Background(), slog.LevelError) {
 		t.Error("a node given a logger does not use it")
+	}
+}
+
+// TestStatusKeepsTheLastUpdate: Status reports the result of the last
+// update that ended on the actor, as its requester got it; neither what
+// the requester does to its result nor what a caller does to a status
+// changes the next status.
+func TestStatusKeepsTheLastUpdate(t *testing.T) {
+	node, j := gateNode(t)
+	pid, err := node.Spawn("gate", 1)
+	must(t, err)
+	j.waitFor(t, 1)
+	if s, ok := node.Status(pid); !ok || s.LastUpdate != nil {
+		t.Fatalf("status before any update: live %v, last update %v; want live, none", ok, s.LastUpdate)
+	}
+	node.Root().Send(pid, &open{})
+	j.waitFor(t, 2)
+	ctx := context.Background()
+	for _, want := range []update.Outcome{update.Outcome_OUTCOME_COMMITTED, update.Outcome_OUTCOME_REJECTED} {
+		// The second asks for the version the actor runs: the actor
+		// itself rejects it.
+		res, err := node.Update(ctx, pid, &update.UpdateActor{ToVersion: 2, UpdateId: want.String()})
+		must(t, err)
+		if res.GetOutcome() != want {
+			t.Fatalf("update %s: %v (%s), want %v", want, res.GetOutcome(), res.GetReason(), want)
+		}
+		s, _ := node.Status(pid)
+		if !proto.Equal(s.LastUpdate, res) {
+			t.Fatalf("status after update %s:\n got %v\nwant %v", want, s.LastUpdate, res)
+		}
+		if s.LastUpdate == res {
+			t.Fatalf("status after update %s is the requester's own result, not a copy", want)
+		}
+		kept := proto.Clone(res)
+		res.Reason, s.LastUpdate.Reason = "changed by its requester", "changed by a status reader"
+		if again, _ := node.Status(pid); !proto.Equal(again.LastUpdate, kept) {
+			t.Fatalf("status after its results were changed:\n got %v\nwant %v", again.LastUpdate, kept)
+		}
 	}
 }

@@ -200,6 +200,7 @@ type rarely struct {
 	probe   *probation
 	unstash []stashed      // the cell's stash entries, for this incarnation to match
 	admitFn mailbox.Filter // h.admit, bound on the first hold that admits
+	last    lastUpdate     // for Status (cellState.last points here)
 }
 
 // more returns the host's rarely used part, made on first use.
