@@ -57,10 +57,13 @@ type Update struct {
 	export    bool               // the state leaves the process (StartExport)
 	sealed    *envelope.Envelope // an export's state, once transferred
 	dest      *actor.PID         // where an export's actor went, on commit
-	notified  bool
-	asked     bool // Stable has been asked at least once
-	staged    bool
-	done      bool
+	// changed is the VersionChanged the new value receives: made with the
+	// update rather than on its own.
+	changed  update.VersionChanged
+	notified bool
+	asked    bool // Stable has been asked at least once
+	staged   bool
+	done     bool
 }
 
 // Start begins the update req of host: initialization, notification, and
@@ -392,7 +395,8 @@ func (u *Update) replace(ctx actor.Context) error {
 	}
 	u.host.Install(u.plan.To(), u.next, u.plan.Adapters())
 	err := guard("receiving VersionChanged", func() error {
-		u.host.Deliver(ctx, u.next, &update.VersionChanged{From: u.plan.From(), To: u.plan.To()})
+		u.changed = update.VersionChanged{From: u.plan.From(), To: u.plan.To()}
+		u.host.Deliver(ctx, u.next, &u.changed)
 		return nil
 	})
 	if err != nil {
