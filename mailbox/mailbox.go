@@ -374,14 +374,33 @@ func (m *Mailbox) next() (any, bool) {
 		if m.suspended.Load() == 1 {
 			return nil, false
 		}
-		if msg := l.popControl(&m.mu); msg != nil {
-			return msg, false
+		if l != nil {
+			refill := l.controlOut.head == len(l.controlOut.out)
+			if msg := l.popControl(&m.mu); msg != nil {
+				if refill && l.systemPending() {
+					// Posted before some of the control messages
+					// just taken, after the look at its lane above.
+					l.controlOut.unpop(msg)
+					continue
+				}
+				return msg, false
+			}
 		}
 		if !m.holding && m.parkedLen() > 0 {
 			m.held.Add(-1)
 			return m.parking.parked.pop(), false
 		}
+		refill := m.userOut.head == len(m.userOut.out)
 		msg := m.userOut.pop(&m.mu, &m.user, true)
+		if msg != nil && refill && m.rare.Load().pending() {
+			// A system or control message was posted before some of the
+			// user messages just taken, after the look at its lane above
+			// (or with the lanes, made by the first control message): it
+			// goes first, so that a user message never overtakes a
+			// control message posted before it.
+			m.userOut.unpop(msg)
+			continue
+		}
 		if msg == nil || !m.holding || m.admits(msg) {
 			return msg, false
 		}
@@ -397,6 +416,17 @@ func (l *lanes) popSystem(mu *sync.Mutex) any {
 		return nil
 	}
 	return l.systemOut.pop(mu, &l.system, false)
+}
+
+// systemPending and pending report whether the system lane, or either
+// lane, has messages not popped yet. Any goroutine may call them; a nil
+// lanes has none.
+func (l *lanes) systemPending() bool {
+	return l != nil && length(&l.system, &l.systemOut) > 0
+}
+
+func (l *lanes) pending() bool {
+	return l.systemPending() || l != nil && length(&l.control, &l.controlOut) > 0
 }
 
 func (l *lanes) popControl(mu *sync.Mutex) any {

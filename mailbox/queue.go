@@ -67,6 +67,15 @@ func (o *outbox) pop(mu *sync.Mutex, in *inbox, keep bool) any {
 	return v
 }
 
+// unpop puts v, just popped, back as the next message to pop: the consumer
+// found a message it must deliver first. Only the consumer may call it, with
+// nothing popped since v.
+func (o *outbox) unpop(v any) {
+	o.head--
+	o.out[o.head] = v
+	o.popped.Store(o.popped.Load() - 1)
+}
+
 // length is the number of messages pushed and not yet popped. Any goroutine
 // may call it.
 func length(in *inbox, o *outbox) int {

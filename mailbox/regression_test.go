@@ -5,6 +5,7 @@ package mailbox_test
 import (
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/molt-go/molt/mailbox"
@@ -110,3 +111,59 @@ func TestStrictHoldParksContinuations(t *testing.T) {
 		t.Errorf("AfterSystem was called %d times, want once, after the continuation delivered while holding", after)
 	}
 }
+
+// A user message posted after a control message must not be delivered
+// before it. The consumer looked at the control lane, found it empty, and
+// then took the user lane's messages: a control message and a user message
+// posted in that window were delivered user first. An update sent before a
+// message then did not hold it: TestDeadlineReleasesNeverStableActor and
+// TestPanicWhileDrainingAbortsAndRestarts failed once in a few dozen
+// loaded runs, each posting an update and a message just as the actor
+// finished its first one. Each round does that on a fresh mailbox (whose
+// control lane is made by the first control message): the sender waits
+// until the first message is being delivered, then posts a control
+// message and a user message, which must be delivered in that order.
+func TestUserMessagePostedAfterAControlOneIsNotDeliveredFirst(t *testing.T) {
+	const rounds = 20_000
+	for r := range rounds {
+		mb := mailbox.New()
+		entered := make(chan struct{})
+		order := make(chan string, 3)
+		inv := &funcInvoker{user: func(m any) {
+			switch m := m.(type) {
+			case *ctl:
+				order <- "control"
+			case string:
+				if m == "first" {
+					close(entered)
+				}
+				order <- m
+			}
+		}}
+		mb.RegisterHandlers(inv, actor.NewDefaultDispatcher(300))
+		mb.Start()
+		mb.PostUserMessage("first")
+		<-entered // the consumer is delivering it, and looks for the next
+		mb.PostUserMessage(&ctl{name: "c"})
+		mb.PostUserMessage("second")
+		var got []string
+		for range 3 {
+			select {
+			case m := <-order:
+				got = append(got, m)
+			case <-time.After(10 * time.Second):
+				t.Fatalf("round %d: delivered %v, then nothing for 10s", r, got)
+			}
+		}
+		if got[1] != "control" {
+			t.Fatalf("round %d: delivered %v; the control message must come before the user message posted after it", r, got)
+		}
+	}
+}
+
+// funcInvoker hands each user message to a function.
+type funcInvoker struct{ user func(any) }
+
+func (funcInvoker) InvokeSystemMessage(any)             {}
+func (f *funcInvoker) InvokeUserMessage(m any)          { f.user(m) }
+func (funcInvoker) EscalateFailure(reason, message any) { panic(reason) }
