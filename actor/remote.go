@@ -5,12 +5,12 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"github.com/molt-go/molt/internal/remotestop"
 	"net"
 	"net/url"
 	"strings"
 
 	"github.com/asynkron/protoactor-go/remote"
+	"github.com/molt-go/molt/internal/remotestop"
 	"github.com/molt-go/molt/registry"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"

@@ -409,13 +409,17 @@ func (m *Mailbox) next() (any, bool) {
 	}
 }
 
-// popSystem and popControl pop the lanes' next message, nil from lanes
-// never made. Consumer only.
+// popSystem pops the system lane's next message, nil from lanes never
+// made; popControl the control lane's, of lanes that exist. Consumer only.
 func (l *lanes) popSystem(mu *sync.Mutex) any {
 	if l == nil {
 		return nil
 	}
 	return l.systemOut.pop(mu, &l.system, false)
+}
+
+func (l *lanes) popControl(mu *sync.Mutex) any {
+	return l.controlOut.pop(mu, &l.control, true)
 }
 
 // systemPending and pending report whether the system lane, or either
@@ -426,14 +430,7 @@ func (l *lanes) systemPending() bool {
 }
 
 func (l *lanes) pending() bool {
-	return l.systemPending() || l != nil && length(&l.control, &l.controlOut) > 0
-}
-
-func (l *lanes) popControl(mu *sync.Mutex) any {
-	if l == nil {
-		return nil
-	}
-	return l.controlOut.pop(mu, &l.control, true)
+	return l != nil && (length(&l.system, &l.systemOut) > 0 || length(&l.control, &l.controlOut) > 0)
 }
 
 // lifecycle reports whether a system message is one of protoactor's
