@@ -124,7 +124,10 @@ func startErlangFleet(b *testing.B, size int) *harness.ErlangFleet {
 	}
 	must(b, err)
 	b.Cleanup(func() { must(b, peer.Close()) })
-	erl, err := peer.StartFleet(context.Background(), harness.Config{}, size)
+	// erl is killed when the context ends: on a failure before Close too.
+	ctx, cancel := context.WithCancel(context.Background())
+	b.Cleanup(cancel)
+	erl, err := peer.StartFleet(ctx, harness.Config{}, size)
 	must(b, err)
 	return erl
 }
