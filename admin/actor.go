@@ -487,6 +487,13 @@ func party(ctx pa.Context, named *update.ActorRef) *pa.PID {
 	return ctx.Sender()
 }
 
+// isFuture reports whether pid is one of protoactor's futures (named
+// "future$" and a sequence number): one answer completes a future, and
+// protoactor lets whatever comes after it (the admin's Watch, an event)
+// overwrite its result while its owner reads it, a data race (seen by
+// FuzzSubscribe's empty Subscribe sent with RequestFuture).
+func isFuture(pid *pa.PID) bool { return strings.HasPrefix(pid.GetId(), "future$") }
+
 func (a *adminActor) subscribe(ctx pa.Context, m *Subscribe) {
 	if err := a.checkRef("subscriber", m.GetSubscriber()); err != nil {
 		a.refuse(ctx, m, err.Error())
@@ -499,6 +506,10 @@ func (a *adminActor) subscribe(ctx pa.Context, m *Subscribe) {
 	sub := party(ctx, m.GetSubscriber())
 	if sub == nil {
 		return // a plain Send naming no one: nobody to subscribe or tell
+	}
+	if isFuture(sub) {
+		a.refuse(ctx, m, fmt.Sprintf("%s is a future (RequestFuture), which takes one answer, not a stream of events: name the actor to receive them in subscriber", sub))
+		return
 	}
 	k := keyOf(sub)
 	_, already := a.subscribers[k]

@@ -346,3 +346,23 @@ func TestRequestsFromAnotherProcessAreAuthorized(t *testing.T) {
 		t.Fatal("the local event was not relayed within 10s")
 	}
 }
+
+// TestSubscribeRefusesAFuture: a Subscribe that would subscribe a future
+// (sent with RequestFuture and naming no subscriber, or naming a future) is
+// refused, saying why and what to do, and subscribes no one. A future takes
+// one answer; the admin's Watch and events used to overwrite it while its
+// owner read it (a data race FuzzSubscribe found under -race).
+func TestSubscribeRefusesAFuture(t *testing.T) {
+	fx := newFixture(t, 0, admin.Config{})
+	refused(t, fx.ask(t, &admin.Subscribe{}), "takes one answer")
+	f := fx.node.Root().RequestFuture(fx.admin.PID(), &admin.ListActors{}, 15*time.Second)
+	refused(t, fx.ask(t, &admin.Subscribe{Subscriber: ref(f.PID())}), "name the actor to receive them")
+	if _, err := f.Result(); err != nil {
+		t.Fatalf("the future named as subscriber got no answer: %v", err)
+	}
+	ev := newEvents(t, fx)
+	ack := answer[*admin.Subscribed](t, fx.ask(t, &admin.Subscribe{Subscriber: ref(ev.pid)}))
+	if ack.GetSubscribers() != 1 {
+		t.Fatalf("an actor subscribed after two refused futures makes %d subscribers, want 1", ack.GetSubscribers())
+	}
+}
