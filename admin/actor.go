@@ -10,6 +10,7 @@ import (
 
 	pa "github.com/asynkron/protoactor-go/actor"
 	molt "github.com/molt-go/molt/actor"
+	"github.com/molt-go/molt/internal/future"
 	"github.com/molt-go/molt/registry"
 	"github.com/molt-go/molt/takeover"
 	"github.com/molt-go/molt/update"
@@ -487,13 +488,6 @@ func party(ctx pa.Context, named *update.ActorRef) *pa.PID {
 	return ctx.Sender()
 }
 
-// isFuture reports whether pid is one of protoactor's futures (named
-// "future$" and a sequence number): one answer completes a future, and
-// protoactor lets whatever comes after it (the admin's Watch, an event)
-// overwrite its result while its owner reads it, a data race (seen by
-// FuzzSubscribe's empty Subscribe sent with RequestFuture).
-func isFuture(pid *pa.PID) bool { return strings.HasPrefix(pid.GetId(), "future$") }
-
 func (a *adminActor) subscribe(ctx pa.Context, m *Subscribe) {
 	if err := a.checkRef("subscriber", m.GetSubscriber()); err != nil {
 		a.refuse(ctx, m, err.Error())
@@ -507,7 +501,7 @@ func (a *adminActor) subscribe(ctx pa.Context, m *Subscribe) {
 	if sub == nil {
 		return // a plain Send naming no one: nobody to subscribe or tell
 	}
-	if isFuture(sub) {
+	if future.Is(sub) {
 		a.refuse(ctx, m, fmt.Sprintf("%s is a future (RequestFuture), which takes one answer, not a stream of events: name the actor to receive them in subscriber", sub))
 		return
 	}

@@ -1672,8 +1672,9 @@ func (x *RollBackLast) GetSummary() bool {
 // Subscribe makes subscriber (or the sender, if not given) receive every
 // manager Event (molt.update.manager.v1.Event) of every package from now
 // on. Answer: Subscribed, once the subscription holds (so a RunPackage
-// sent after it loses no event); Refused over the admin's MaxSubscribers.
-// A subscriber that stops is dropped.
+// sent after it loses no event); Refused over the admin's MaxSubscribers,
+// and for a subscriber that is a future (RequestFuture without subscriber),
+// which takes one answer, not events. A subscriber that stops is dropped.
 type Subscribe struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	Subscriber *update.ActorRef       `protobuf:"bytes,1,opt,name=subscriber,proto3" json:"subscriber,omitempty"`

@@ -9,6 +9,7 @@ import (
 
 	pa "github.com/asynkron/protoactor-go/actor"
 	molt "github.com/molt-go/molt/actor"
+	"github.com/molt-go/molt/internal/future"
 	"github.com/molt-go/molt/update"
 	"github.com/molt-go/molt/update/manifest"
 	"google.golang.org/protobuf/proto"
@@ -207,6 +208,10 @@ func (m *managerActor) subscribe(ctx pa.Context, msg *Subscribe) {
 	if s == nil {
 		// Nobody to subscribe and nobody to tell: only the log can say it.
 		ctx.Logger().Warn("manager: Subscribe with no sender and no subscriber refused: send it with Request, or name the subscriber", "manager", ctx.Self().GetId())
+		return
+	}
+	if future.Is(s) {
+		ctx.Send(answer, &PackageRefused{Reason: fmt.Sprintf("subscription refused: %s is a future (RequestFuture), which takes one answer, not a stream of events; name the actor to receive them in subscriber", s)})
 		return
 	}
 	if n := max(len(s.GetId()), len(s.GetAddress())); n > update.MaxIDLength {

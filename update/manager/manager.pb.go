@@ -449,7 +449,9 @@ func (x *CancelPackage) GetPackageId() string {
 // Request or RequestFuture), else to the named subscriber. A Subscribe with
 // neither sender nor subscriber (a plain Send) has no one to subscribe or
 // answer: the manager refuses it with a log line on its actor system's
-// logger. Over the MaxSubscribers limit, the answer is PackageRefused.
+// logger. Over the MaxSubscribers limit, or for a subscriber that is a
+// future (a RequestFuture naming no subscriber), which takes one answer and
+// no events, the answer is PackageRefused.
 type Subscribe struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Subscriber    *update.ActorRef       `protobuf:"bytes,1,opt,name=subscriber,proto3" json:"subscriber,omitempty"`

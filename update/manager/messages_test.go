@@ -107,3 +107,19 @@ func TestBusyKindAndCancel(t *testing.T) {
 		t.Error("cancelling a package that is over succeeded")
 	}
 }
+
+// TestSubscribeRefusesAFuture: a Subscribe whose subscriber would be a
+// future (sent with RequestFuture naming no subscriber) is refused, saying
+// to name an actor: a future takes one answer, and the events sent to it
+// afterwards would overwrite that answer while its owner reads it.
+func TestSubscribeRefusesAFuture(t *testing.T) {
+	node, m := setup(t)
+	v, err := node.Root().RequestFuture(m.PID(), &manager.Subscribe{}, 10*time.Second).Result()
+	if err != nil {
+		t.Fatalf("no answer to a Subscribe within 10s: %v", err)
+	}
+	r, ok := v.(*manager.PackageRefused)
+	if !ok || !strings.Contains(r.GetReason(), "future") || !strings.Contains(r.GetReason(), "name the actor") {
+		t.Fatalf("a Subscribe from a future: %T %v; want PackageRefused saying it is a future and to name an actor", v, v)
+	}
+}
