@@ -14,13 +14,23 @@ import (
 // migration), which measured as half of an update's CPU time. A worker keeps
 // the stack it grew.
 //
-// Schedule hands the run to an idle worker if there is one, and otherwise
-// starts a worker, so a run never waits for another to finish: an actor
-// that blocks in Receive blocks only itself, as with protoactor's
-// dispatcher. The pool grows with the number of mailboxes running at once;
-// beyond keep workers, those that stayed idle for a whole period of the
-// reaper (between idle and twice idle) exit. Workers exit when the node
-// shuts down.
+// Schedule queues the run and makes sure a worker is on its way to it: it
+// wakes an idle worker, or starts one, unless one woken earlier has not
+// taken a run yet (that one will, and wakes the next if runs remain). So a
+// run never waits for another to finish: an actor that blocks in Receive
+// blocks only itself, as with protoactor's dispatcher. A worker that ends
+// a run takes the oldest queued run before it parks: when an actor's
+// Receive sends to an idle actor, the same worker runs that actor next,
+// without a hand-off to another goroutine, unless the worker woken for it
+// got there first. With one message bouncing between two actors, a
+// hand-off per message was most of the cost (CPU profile of
+// BenchmarkThroughputMolt: runtime.selectgo, park and ready, the
+// scheduler), and whether the two goroutines shared a core decided the
+// rate.
+//
+// The pool grows with the number of mailboxes running at once; beyond keep
+// workers, those that stayed idle for a whole period of the reaper (between
+// idle and twice idle) exit. Workers exit when the node shuts down.
 //
 // An idle worker waits on a channel of its own, on a stack of idle workers
 // that Schedule pops, the most recently idle first (its stack and caches are
@@ -35,7 +45,12 @@ type workers struct {
 	idle       time.Duration // the reaper's period
 	live       atomic.Int32
 
-	mu     sync.Mutex
+	mu   sync.Mutex
+	runs runQueue // runs that no worker has taken yet
+	// waking is set while a worker woken or started for the queue has not
+	// taken a run yet. Whenever runs is not empty, waking is set: every
+	// queued run has a worker on its way that no other run holds up.
+	waking bool
 	parked []*worker // idle workers, the most recently idle last
 	// epoch counts the reaper's rounds; a parked worker with an older
 	// epoch than the current one has been idle for a whole round.
@@ -45,11 +60,12 @@ type workers struct {
 	stopped bool
 }
 
-// worker is an idle worker's mailbox: Schedule takes the worker off the
-// stack before it sends, so the buffer of one is always free and the send
-// never blocks. A nil run tells the worker to exit.
+// worker is an idle worker's wake-up line: Schedule takes the worker off
+// the stack before it sends, so the buffer of one is always free and the
+// send never blocks. true wakes the worker to take a queued run; false
+// tells it to exit.
 type worker struct {
-	run   chan func()
+	wake  chan bool
 	epoch uint64 // the reaper's round in which it last parked
 }
 
@@ -63,35 +79,127 @@ func newWorkers(throughput int) *workers {
 
 func (w *workers) Schedule(fn func()) {
 	w.mu.Lock()
-	if n := len(w.parked); n > 0 {
-		wk := w.parked[n-1]
-		w.parked[n-1] = nil
-		w.parked = w.parked[:n-1]
+	if w.stopped {
+		// No worker parks any more: this run gets a goroutine of its own.
+		w.live.Add(1)
 		w.mu.Unlock()
-		wk.run <- fn
+		go w.work(fn)
 		return
 	}
-	if w.live.Add(1) > w.keep && !w.reaping && !w.stopped {
-		w.armReaper()
+	w.runs.push(fn)
+	var wk *worker
+	if !w.waking {
+		wk = w.wakeOne()
 	}
 	w.mu.Unlock()
-	go w.work(fn)
+	if wk != nil {
+		wk.wake <- true
+	}
 }
 
 func (w *workers) Throughput() int { return w.throughput }
 
+// wakeOne sets waking and returns the idle worker the caller must wake once
+// it has let go of w.mu, or starts a new worker and returns nil. w.mu is
+// held.
+func (w *workers) wakeOne() *worker {
+	w.waking = true
+	if n := len(w.parked); n > 0 {
+		wk := w.parked[n-1]
+		w.parked[n-1] = nil
+		w.parked = w.parked[:n-1]
+		return wk
+	}
+	if w.live.Add(1) > w.keep && !w.reaping && !w.stopped {
+		w.armReaper()
+	}
+	go w.work(nil)
+	return nil
+}
+
+// work runs fn, if any, then queued runs, parking whenever the queue is
+// empty, until it is told to exit. A worker started or woken for the queue
+// starts with a nil fn.
 func (w *workers) work(fn func()) {
 	defer w.live.Add(-1)
 	var floor [stackFloor]byte
 	holdStack(floor[:])
-	wk := &worker{run: make(chan func(), 1)}
-	for fn != nil {
-		fn()
-		if !w.park(wk) {
+	wk := &worker{wake: make(chan bool, 1)}
+	woken := fn == nil
+	for {
+		if fn != nil {
+			fn()
+		}
+		var exit bool
+		if fn, exit = w.next(wk, woken); exit {
 			return
 		}
-		fn = <-wk.run
+		woken = fn == nil
+		if woken && !<-wk.wake {
+			return
+		}
 	}
+}
+
+// next takes the oldest queued run, or parks wk and returns nil, or says
+// the worker is to exit: the pool has stopped and nothing is queued. woken
+// tells that the worker was woken for the queue (and has not taken a run
+// since).
+func (w *workers) next(wk *worker, woken bool) (fn func(), exit bool) {
+	w.mu.Lock()
+	if woken {
+		w.waking = false
+	}
+	if fn, ok := w.runs.pop(); ok {
+		var other *worker
+		if w.runs.len() > 0 && !w.waking {
+			// The runs left behind this one get a worker of their own.
+			other = w.wakeOne()
+		}
+		w.mu.Unlock()
+		if other != nil {
+			other.wake <- true
+		}
+		return fn, false
+	}
+	defer w.mu.Unlock()
+	if w.stopped {
+		return nil, true
+	}
+	wk.epoch = w.epoch
+	w.parked = append(w.parked, wk)
+	return nil, false
+}
+
+// runQueue is a FIFO of runs on a ring that grows, and keeps its size:
+// pushing and popping allocate nothing once it is large enough.
+type runQueue struct {
+	ring       []func()
+	head, size int
+}
+
+func (q *runQueue) len() int { return q.size }
+
+func (q *runQueue) push(fn func()) {
+	if q.size == len(q.ring) {
+		grown := make([]func(), max(8, 2*len(q.ring)))
+		n := copy(grown, q.ring[q.head:])
+		copy(grown[n:], q.ring[:q.head])
+		q.ring, q.head = grown, 0
+	}
+	q.ring[(q.head+q.size)%len(q.ring)] = fn
+	q.size++
+}
+
+func (q *runQueue) pop() (func(), bool) {
+	if q.size == 0 {
+		return nil, false
+	}
+	fn := q.ring[q.head]
+	q.ring[q.head] = nil
+	q.head = (q.head + 1) % len(q.ring)
+	q.size--
+	return fn, true
 }
 
 // stackFloor is the stack a worker keeps in use while it is parked. The
@@ -109,18 +217,6 @@ const stackFloor = 8 << 10
 //
 //go:noinline
 func holdStack(b []byte) { b[len(b)-1] = 1 }
-
-// park puts wk on the stack of idle workers, unless the pool has stopped.
-func (w *workers) park(wk *worker) bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.stopped {
-		return false
-	}
-	wk.epoch = w.epoch
-	w.parked = append(w.parked, wk)
-	return true
-}
 
 // armReaper starts the reaper's next round; w.mu is held.
 func (w *workers) armReaper() {
@@ -147,7 +243,7 @@ func (w *workers) reap() {
 	// for the whole round are at its bottom.
 	n := 0
 	for n < len(w.parked) && n < excess && w.parked[n].epoch < w.epoch {
-		w.parked[n].run <- nil
+		w.parked[n].wake <- false
 		n++
 	}
 	if n > 0 {
@@ -160,7 +256,8 @@ func (w *workers) reap() {
 	}
 }
 
-// stop lets idle workers exit, and busy ones once their run is over.
+// stop lets idle workers exit, and busy ones once their run and the runs
+// queued are over.
 func (w *workers) stop() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -169,7 +266,7 @@ func (w *workers) stop() {
 		w.reaper.Stop()
 	}
 	for _, wk := range w.parked {
-		wk.run <- nil
+		wk.wake <- false
 	}
 	w.parked = nil
 }

@@ -3,8 +3,11 @@ package actor
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"pgregory.net/rapid"
 )
 
 // TestWorkersReuseIdleGoroutines: a run scheduled while a worker is idle
@@ -87,4 +90,131 @@ func waitGroup(t *testing.T, wg *sync.WaitGroup, what string) {
 	case <-time.After(10 * time.Second):
 		t.Fatalf("waited 10s for %s", what)
 	}
+}
+
+// TestWorkersRunQueuedBehindABlockedRun: a run scheduled from inside a run
+// that then blocks is not held up by it. The worker that ends a run takes
+// the queued run next, but the queue never relies on that: a worker is
+// always on its way to a queued run.
+func TestWorkersRunQueuedBehindABlockedRun(t *testing.T) {
+	w := newWorkers(300)
+	defer w.stop()
+	block, done := make(chan struct{}), make(chan struct{})
+	defer close(block)
+	w.Schedule(func() {
+		w.Schedule(func() { close(done) })
+		<-block
+	})
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a run scheduled from a run that then blocked did not run within 10s")
+	}
+}
+
+// TestWorkersRunEveryRunOnce schedules trees of runs, each run scheduling
+// its children from inside, some of them blocking until every other run
+// is over, some scheduled after the pool stopped: every run runs exactly
+// once, and the blocked runs hold up nothing.
+func TestWorkersRunEveryRunOnce(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		w := newWorkers(300)
+		w.keep = int32(rapid.IntRange(1, 4).Draw(rt, "keep"))
+		w.idle = time.Millisecond
+		defer w.stop()
+
+		n := rapid.IntRange(1, 200).Draw(rt, "runs")
+		parent := make([]int, n) // parent[i] < i; run 0 and the roots have -1
+		blocks := make([]bool, n)
+		for i := range n {
+			parent[i] = -1
+			if i > 0 && rapid.Bool().Draw(rt, "nested") {
+				parent[i] = rapid.IntRange(0, i-1).Draw(rt, "parent")
+			}
+			blocks[i] = rapid.IntRange(0, 9).Draw(rt, "blocks") == 0
+		}
+		stopAfter := rapid.IntRange(0, n).Draw(rt, "stopAfter") // roots scheduled before stop
+
+		children := make([][]int, n)
+		for i, p := range parent {
+			if p >= 0 {
+				children[p] = append(children[p], i)
+			}
+		}
+		ran := make([]atomic.Int32, n)
+		var free, blocked sync.WaitGroup
+		for i := range n {
+			if blocks[i] {
+				blocked.Add(1)
+			} else {
+				free.Add(1)
+			}
+		}
+		gate := make(chan struct{})
+		var run func(i int) func()
+		run = func(i int) func() {
+			return func() {
+				ran[i].Add(1)
+				for _, c := range children[i] {
+					w.Schedule(run(c))
+				}
+				if blocks[i] {
+					<-gate
+					blocked.Done()
+					return
+				}
+				free.Done()
+			}
+		}
+		roots := 0
+		for i, p := range parent {
+			if p >= 0 {
+				continue
+			}
+			if roots == stopAfter {
+				w.stop()
+			}
+			roots++
+			w.Schedule(run(i))
+		}
+		waitGroup(t, &free, "every run that does not block, while the others block")
+		close(gate)
+		waitGroup(t, &blocked, "every blocked run, once released")
+		for i := range ran {
+			if got := ran[i].Load(); got != 1 {
+				rt.Fatalf("run %d ran %d times, want once", i, got)
+			}
+		}
+	})
+}
+
+// TestRunQueueIsFIFO checks the workers' ring against a slice.
+func TestRunQueueIsFIFO(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		var q runQueue
+		var model []int
+		popped := -1 // set by the run popped last
+		for i := range rapid.IntRange(0, 300).Draw(rt, "ops") {
+			if rapid.IntRange(0, 2).Draw(rt, "pop") == 0 {
+				fn, ok := q.pop()
+				if ok != (len(model) > 0) {
+					rt.Fatalf("pop ok %v with %d queued", ok, len(model))
+				}
+				if !ok {
+					continue
+				}
+				fn()
+				if popped != model[0] {
+					rt.Fatalf("popped run %d, want %d (the oldest)", popped, model[0])
+				}
+				model = model[1:]
+			} else {
+				q.push(func() { popped = i })
+				model = append(model, i)
+			}
+			if q.len() != len(model) {
+				rt.Fatalf("len %d, want %d", q.len(), len(model))
+			}
+		}
+	})
 }
