@@ -149,7 +149,8 @@ func (u *Update) Continue(ctx actor.Context) {
 	if !stable {
 		return
 	}
-	if over := time.Since(u.start) - u.limit; over > 0 {
+	now := time.Since(u.start)
+	if over := now - u.limit; over > 0 {
 		// The deadline passed while the behaviour drained (its timer
 		// message is still on its way): too late to go on.
 		if first {
@@ -161,7 +162,7 @@ func (u *Update) Continue(ctx actor.Context) {
 		u.abort(ctx, fmt.Errorf("the deadline of %v passed %v before the actor reached its stable state; make the behaviour reach it sooner or give the update a longer deadline", u.limit, over.Round(time.Microsecond)))
 		return
 	}
-	u.lap(&u.res.PreparationNs)
+	u.lapAt(&u.res.PreparationNs, now)
 
 	u.res.Phase = update.Phase_PHASE_STATE_CHECKING
 	if err := u.checkState(); err != nil {
@@ -171,11 +172,12 @@ func (u *Update) Continue(ctx actor.Context) {
 	u.lap(&u.res.StateCheckingNs)
 
 	u.res.Phase = update.Phase_PHASE_STATE_TRANSFER
-	if err := u.transferState(); err != nil {
+	now, err = u.transferState()
+	if err != nil {
 		u.abort(ctx, err)
 		return
 	}
-	u.lap(&u.res.StateTransferNs)
+	u.lapAt(&u.res.StateTransferNs, now)
 
 	if u.req.GetStage() || u.export {
 		// The old state has been copied: from now on it must not change,
@@ -352,37 +354,41 @@ func (u *Update) checkState() error {
 }
 
 // Phase 5. State transfer: the migration chain on an isolated copy of the
-// state, then the new state's invariants.
-func (u *Update) transferState() error {
+// state, then the new state's invariants. It returns the time since the
+// update started, read for the deadline at the phase's end, which is also
+// the phase's lap: one clock read fewer per update.
+func (u *Update) transferState() (time.Duration, error) {
 	if u.export {
 		return u.seal()
 	}
 	next, err := u.plan.Transfer(u.old)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if err := checkInvariants("migrated", next); err != nil {
-		return err
+		return 0, err
 	}
-	if over := time.Since(u.start) - u.limit; over > 0 {
-		return fmt.Errorf("the deadline passed %v ago, during state transfer; give the update a longer deadline or make the migration faster", over.Round(time.Microsecond))
+	now := time.Since(u.start)
+	if over := now - u.limit; over > 0 {
+		return 0, fmt.Errorf("the deadline passed %v ago, during state transfer; give the update a longer deadline or make the migration faster", over.Round(time.Microsecond))
 	}
 	u.next = next
-	return nil
+	return now, nil
 }
 
 // Phase 5 of an export: seal the state, at the version it runs, for the
 // process it moves to.
-func (u *Update) seal() error {
+func (u *Update) seal() (time.Duration, error) {
 	e, err := u.catalog.Seal(u.host.Kind(), u.host.Version(), u.old)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	if over := time.Since(u.start) - u.limit; over > 0 {
-		return fmt.Errorf("the deadline passed %v ago, while the state was sealed; give the takeover a longer deadline", over.Round(time.Microsecond))
+	now := time.Since(u.start)
+	if over := now - u.limit; over > 0 {
+		return 0, fmt.Errorf("the deadline passed %v ago, while the state was sealed; give the takeover a longer deadline", over.Round(time.Microsecond))
 	}
 	u.sealed = e
-	return nil
+	return now, nil
 }
 
 // Phase 6. Replacement: install the new version under the same PID and tell
@@ -462,7 +468,12 @@ func (u *Update) phaseNs() *int64 {
 // lap records the time since the last lap in the field of the phase that
 // just ended.
 func (u *Update) lap(field *int64) {
-	now := time.Since(u.start) // monotonic only: cheaper than time.Now
+	u.lapAt(field, time.Since(u.start)) // monotonic only: cheaper than time.Now
+}
+
+// lapAt is lap with the time since the update started already read, for
+// a phase that read the clock at its end to check the deadline.
+func (u *Update) lapAt(field *int64, now time.Duration) {
 	*field = int64(now - u.elapsed)
 	u.elapsed = now
 }
