@@ -58,14 +58,15 @@
 // ratios to the peers: vs_floor_p50_ratio, vs_erlang_p99_ratio,
 // vs_erlang_ratio (rates) and so on, molt over the peer.
 // BenchmarkUpdatePeers, in this package's tests, measures the same update
-// beside both peers and reports the ratios with b.ReportMetric.
+// beside both peers and beside Delivery, molt's own floor (a plain message
+// to a molt actor, answered on a channel), and reports the ratios with
+// b.ReportMetric.
 //
 // # Fixtures
 //
-// Updater, Held, Pause, PingPong, IdleMemory, Fleet and Floor set up the
-// actors of a scenario and run one operation at a time, so that a
-// testing.B loop and a timed loop of the runner measure exactly the same
-// thing. Each
-// checks that no message was lost, or that every update committed, and
-// stops its actors and its actor system on Close.
+// Updater, Held, Pause, PingPong, IdleMemory, Fleet, Floor and Delivery
+// set up the actors of a scenario and run one operation at a time, so that
+// a testing.B loop and a timed loop of the runner measure exactly the same
+// thing. Each checks that no message was lost, or that every update
+// committed, and stops its actors and its actor system on Close.
 package harness

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	molt "github.com/molt-go/molt/actor"
 )
 
 // floorWait bounds how long Floor.Update waits for the actor's answer: a
@@ -96,5 +97,61 @@ func (f *Floor) Update(ctx context.Context) (time.Duration, error) {
 func (f *Floor) Close() error {
 	err := stop(f.system.Root, f.pid)
 	f.system.Shutdown()
+	return err
+}
+
+// Delivery is molt's own floor: a molt actor (node.Spawn of the built-in
+// counter kind) that answers a plain user message on a channel. Its round
+// trip is what molt's delivery costs, mailbox, host and dispatcher, with
+// no update: beside Floor, it tells how much of an update's round trip is
+// the update's own work.
+type Delivery struct {
+	node  *molt.Node
+	pid   *actor.PID
+	ask   *getCount // reused, so that the round trip allocates nothing of its own
+	timer *time.Timer
+}
+
+// NewDelivery spawns the counter on a node of its own. Close it when done.
+func NewDelivery() (*Delivery, error) {
+	cat, err := counterCatalog(IsolateCodec)
+	if err != nil {
+		return nil, err
+	}
+	node := molt.NewNode(cat)
+	pid, err := node.Spawn("counter", 1)
+	if err != nil {
+		node.Shutdown()
+		return nil, fmt.Errorf("harness: delivery floor: %w", err)
+	}
+	timer := time.NewTimer(floorWait)
+	timer.Stop()
+	return &Delivery{node: node, pid: pid, ask: &getCount{reply: make(chan int64, 1)}, timer: timer}, nil
+}
+
+// RoundTrip sends the actor a message and waits for its answer, and returns
+// the time from the send to the answer in hand. It fails if no answer comes
+// within ten seconds or ctx ends first.
+func (d *Delivery) RoundTrip(ctx context.Context) (time.Duration, error) {
+	start := time.Now()
+	d.node.Root().Send(d.pid, d.ask)
+	d.timer.Reset(floorWait)
+	select {
+	case <-d.ask.reply:
+		rtt := time.Since(start)
+		d.timer.Stop()
+		return rtt, nil
+	case <-d.timer.C:
+		return time.Since(start), fmt.Errorf("molt delivery floor: no answer within %v", floorWait)
+	case <-ctx.Done():
+		d.timer.Stop()
+		return time.Since(start), fmt.Errorf("molt delivery floor: %w", ctx.Err())
+	}
+}
+
+// Close stops the actor and shuts its node down.
+func (d *Delivery) Close() error {
+	err := stop(d.node.Root(), d.pid)
+	d.node.Shutdown()
 	return err
 }

@@ -10,18 +10,23 @@ import (
 
 // BenchmarkUpdatePeers measures molt's update round trip beside its
 // peers, in one benchmark: each op is one update of a small-state molt
-// actor ("counter", the default codec isolation, node.Update) and one
-// round trip of the protoactor floor (harness.Floor), alternated so that a
-// slow moment of the machine hits both, each timed on its own. Then, if
-// erl and erlc are on PATH and the op count is at least 1,000, Erlang/OTP
-// updates a gen_server as many times (sys:suspend, sys:change_code,
-// sys:resume; harness.ErlangPeer), outside the benchmark's timer.
+// actor ("counter", the default codec isolation, node.Update), one round
+// trip of the protoactor floor (harness.Floor) and one of molt's delivery
+// floor (harness.Delivery: a plain message to a molt actor, answered on a
+// channel), in turn, so that a slow moment of the machine hits all three,
+// each timed on its own. Then, if erl and erlc are on PATH and the op
+// count is at least 1,000, Erlang/OTP updates a gen_server as many times
+// (sys:suspend, sys:change_code, sys:resume; harness.ErlangPeer), outside
+// the benchmark's timer.
 //
-// ns/op is a molt update plus a floor round trip. Reported: "p50-ns" and
-// "p99-ns" (molt's), "floor-p50-ns", "floor-p99-ns", "erlang-p50-ns",
-// "erlang-p99-ns", and the ratios molt over the peer, "vs-floor-p50",
-// "vs-floor-p99", "vs-erlang-p50", "vs-erlang-p99" (below 1: molt is
-// faster).
+// ns/op is a molt update plus the two floors' round trips. Reported:
+// "p50-ns" and "p99-ns" (the update's), "floor-p50-ns", "floor-p99-ns",
+// "delivery-p50-ns", "delivery-p99-ns", "erlang-p50-ns", "erlang-p99-ns",
+// the ratios of the update over the peer, "vs-floor-p50", "vs-floor-p99",
+// "vs-erlang-p50", "vs-erlang-p99" (below 1: molt is faster), and
+// "delivery-vs-floor-p50", "delivery-vs-floor-p99": molt's plain round
+// trip over protoactor's, which says how much of the update's distance
+// from the floor is the update's own work.
 func BenchmarkUpdatePeers(b *testing.B) {
 	ctx := context.Background()
 	t, err := harness.CounterTarget(harness.IsolateCodec)
@@ -43,16 +48,28 @@ func BenchmarkUpdatePeers(b *testing.B) {
 			b.Error(err)
 		}
 	}()
-	for range 1000 { // warm both up
+	delivery, err := harness.NewDelivery()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		if err := delivery.Close(); err != nil {
+			b.Error(err)
+		}
+	}()
+	for range 1000 { // warm all three up
 		if _, _, err := u.Update(ctx); err != nil {
 			b.Fatal(err)
 		}
 		if _, err := floor.Update(ctx); err != nil {
 			b.Fatal(err)
 		}
+		if _, err := delivery.RoundTrip(ctx); err != nil {
+			b.Fatal(err)
+		}
 	}
 
-	molt, base := harness.NewRecorder(), harness.NewRecorder()
+	molt, base, plain := harness.NewRecorder(), harness.NewRecorder(), harness.NewRecorder()
 	b.ResetTimer()
 	for range b.N {
 		d, _, err := u.Update(ctx)
@@ -64,6 +81,10 @@ func BenchmarkUpdatePeers(b *testing.B) {
 			b.Fatal(err)
 		}
 		base.Record(d)
+		if d, err = delivery.RoundTrip(ctx); err != nil {
+			b.Fatal(err)
+		}
+		plain.Record(d)
 	}
 	b.StopTimer()
 	report := func(prefix string, r *harness.Recorder) {
@@ -76,7 +97,10 @@ func BenchmarkUpdatePeers(b *testing.B) {
 	}
 	report("", molt)
 	report("floor-", base)
+	report("delivery-", plain)
 	ratios("floor", base)
+	b.ReportMetric(float64(plain.Quantile(0.50))/float64(base.Quantile(0.50)), "delivery-vs-floor-p50")
+	b.ReportMetric(float64(plain.Quantile(0.99))/float64(base.Quantile(0.99)), "delivery-vs-floor-p99")
 
 	if b.N < 1000 || !erlangInstalled() {
 		return

@@ -212,3 +212,28 @@ func TestUpdaterFailsOnAbort(t *testing.T) {
 		t.Errorf("measuring a kind whose migration fails: got %v, want an error saying it did not commit and why", err)
 	}
 }
+
+// TestFloorsAnswer: both floors answer every round trip, take turns as
+// they should (Floor checks that the states alternate), and stop on Close.
+func TestFloorsAnswer(t *testing.T) {
+	ctx := context.Background()
+	floor := harness.NewFloor()
+	delivery, err := harness.NewDelivery()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 100 {
+		if d, err := floor.Update(ctx); err != nil || d <= 0 {
+			t.Fatalf("protoactor floor, round trip %d: %v, %v", i, d, err)
+		}
+		if d, err := delivery.RoundTrip(ctx); err != nil || d <= 0 {
+			t.Fatalf("molt delivery floor, round trip %d: %v, %v", i, d, err)
+		}
+	}
+	if err := floor.Close(); err != nil {
+		t.Error(err)
+	}
+	if err := delivery.Close(); err != nil {
+		t.Error(err)
+	}
+}
