@@ -75,21 +75,33 @@ func (f *Floor) Update(ctx context.Context) (time.Duration, error) {
 	f.swap.state = f.spare
 	start := time.Now()
 	f.system.Root.Send(f.pid, f.swap)
-	f.timer.Reset(floorWait)
+	old, rtt, err := await(ctx, f.timer, f.swap.done, start, "protoactor floor")
+	if err != nil {
+		return rtt, err
+	}
+	if old == nil || old == f.swap.state {
+		return rtt, errors.New("protoactor floor: the actor handed back the state it was sent, or none: the states did not take turns")
+	}
+	f.spare = old
+	return rtt, nil
+}
+
+// await waits for the answer on ch, for at most floorWait and while ctx
+// lasts, and returns it with the time since start. timer is the caller's,
+// stopped: reused, it allocates nothing per round trip.
+func await[T any](ctx context.Context, timer *time.Timer, ch <-chan T, start time.Time, who string) (T, time.Duration, error) {
+	timer.Reset(floorWait)
+	var zero T
 	select {
-	case old := <-f.swap.done:
+	case v := <-ch:
 		rtt := time.Since(start)
-		f.timer.Stop()
-		if old == nil || old == f.swap.state {
-			return rtt, errors.New("protoactor floor: the actor handed back the state it was sent, or none: the states did not take turns")
-		}
-		f.spare = old
-		return rtt, nil
-	case <-f.timer.C:
-		return time.Since(start), fmt.Errorf("protoactor floor: no answer within %v", floorWait)
+		timer.Stop()
+		return v, rtt, nil
+	case <-timer.C:
+		return zero, time.Since(start), fmt.Errorf("%s: no answer within %v", who, floorWait)
 	case <-ctx.Done():
-		f.timer.Stop()
-		return time.Since(start), fmt.Errorf("protoactor floor: %w", ctx.Err())
+		timer.Stop()
+		return zero, time.Since(start), fmt.Errorf("%s: %w", who, ctx.Err())
 	}
 }
 
@@ -135,18 +147,8 @@ func NewDelivery() (*Delivery, error) {
 func (d *Delivery) RoundTrip(ctx context.Context) (time.Duration, error) {
 	start := time.Now()
 	d.node.Root().Send(d.pid, d.ask)
-	d.timer.Reset(floorWait)
-	select {
-	case <-d.ask.reply:
-		rtt := time.Since(start)
-		d.timer.Stop()
-		return rtt, nil
-	case <-d.timer.C:
-		return time.Since(start), fmt.Errorf("molt delivery floor: no answer within %v", floorWait)
-	case <-ctx.Done():
-		d.timer.Stop()
-		return time.Since(start), fmt.Errorf("molt delivery floor: %w", ctx.Err())
-	}
+	_, rtt, err := await(ctx, d.timer, d.ask.reply, start, "molt delivery floor")
+	return rtt, err
 }
 
 // Close stops the actor and shuts its node down.
