@@ -33,7 +33,7 @@ import (
 // idle and twice idle) exit. Workers exit when the node shuts down.
 //
 // An idle worker waits on a channel of its own, on a stack of idle workers
-// that Schedule pops, the most recently idle first (its stack and caches are
+// that a wake-up pops, the most recently idle first (its stack and caches are
 // the warmest): a wake-up is one receive on one channel. Idleness is told
 // by one timer for the pool, not one per worker: a worker that armed its
 // own timer each time it parked spent a tenth of a group update's CPU in

@@ -81,7 +81,12 @@ func TestWorkersStop(t *testing.T) {
 	waitGroup(t, &wg, "a run scheduled after stop")
 }
 
-func waitGroup(t *testing.T, wg *sync.WaitGroup, what string) {
+// waitGroup fails t unless wg is done within 10s. t is a *testing.T or, in
+// a property, a *rapid.T, so that rapid shrinks a failing case.
+func waitGroup(t interface {
+	Helper()
+	Fatalf(format string, args ...any)
+}, wg *sync.WaitGroup, what string) {
 	t.Helper()
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
@@ -177,9 +182,9 @@ func TestWorkersRunEveryRunOnce(t *testing.T) {
 			roots++
 			w.Schedule(run(i))
 		}
-		waitGroup(t, &free, "every run that does not block, while the others block")
+		waitGroup(rt, &free, "every run that does not block, while the others block")
 		close(gate)
-		waitGroup(t, &blocked, "every blocked run, once released")
+		waitGroup(rt, &blocked, "every blocked run, once released")
 		for i := range ran {
 			if got := ran[i].Load(); got != 1 {
 				rt.Fatalf("run %d ran %d times, want once", i, got)
