@@ -171,8 +171,10 @@ func (w *workers) next(wk *worker, woken bool) (fn func(), exit bool) {
 	return nil, false
 }
 
-// runQueue is a FIFO of runs on a ring that grows, and keeps its size:
-// pushing and popping allocate nothing once it is large enough.
+// runQueue is a FIFO of runs on a ring that grows, and keeps its size up
+// to keptRing runs: pushing and popping allocate nothing once it is large
+// enough. A larger ring, grown by a burst (a fleet's update schedules
+// every actor at once), is dropped once it runs empty.
 type runQueue struct {
 	ring       []func()
 	head, size int
@@ -199,8 +201,14 @@ func (q *runQueue) pop() (func(), bool) {
 	q.ring[q.head] = nil
 	q.head = (q.head + 1) % len(q.ring)
 	q.size--
+	if q.size == 0 && len(q.ring) > keptRing {
+		q.ring, q.head = nil, 0
+	}
 	return fn, true
 }
+
+// keptRing is the largest ring a runQueue keeps once empty: 8 KiB of runs.
+const keptRing = 1024
 
 // stackFloor is the stack a worker keeps in use while it is parked. The
 // garbage collector halves the stack of a goroutine that uses less than a

@@ -220,6 +220,32 @@ func TestRunQueueIsFIFO(t *testing.T) {
 			if q.len() != len(model) {
 				rt.Fatalf("len %d, want %d", q.len(), len(model))
 			}
+			if q.len() == 0 && len(q.ring) > keptRing {
+				rt.Fatalf("an empty queue keeps a ring of %d runs, over keptRing (%d)", len(q.ring), keptRing)
+			}
 		}
 	})
+}
+
+// TestRunQueueDropsABurstsRing: a ring grown past keptRing by a burst is
+// dropped once the queue runs empty; a smaller one is kept.
+func TestRunQueueDropsABurstsRing(t *testing.T) {
+	for _, burst := range []int{keptRing / 2, 5 * keptRing} {
+		var q runQueue
+		for range burst {
+			q.push(func() {})
+		}
+		grown := len(q.ring)
+		for range burst {
+			if _, ok := q.pop(); !ok {
+				t.Fatalf("burst of %d: the queue ran empty early", burst)
+			}
+		}
+		switch kept := len(q.ring); {
+		case grown > keptRing && kept != 0:
+			t.Errorf("burst of %d: the empty queue keeps its ring of %d runs, over keptRing (%d)", burst, kept, keptRing)
+		case grown <= keptRing && kept != grown:
+			t.Errorf("burst of %d: the empty queue kept %d of its %d-run ring, want all of it", burst, kept, grown)
+		}
+	}
 }
