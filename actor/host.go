@@ -468,7 +468,7 @@ func (h *host) start(ctx pa.Context, r request) {
 // come.
 func (h *host) armDeadline(ctx pa.Context) {
 	h.rare.cur.alarmed = true
-	h.node.deadlines.set(&h.rare.cur.deadline, h.upd.Deadline(), ctx.Self(), h.upd)
+	h.node.deadlines.set(&h.rare.cur.deadline, h.upd.Deadline(), h.upd.Span(), ctx.Self(), h.upd)
 }
 
 // decide commits or aborts the update in progress on the word of a

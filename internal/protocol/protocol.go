@@ -278,10 +278,16 @@ func (u *Update) Deadline() time.Time {
 	if u.limit == 0 {
 		return time.Time{}
 	}
+	return u.start.Add(u.Span())
+}
+
+// Span returns the deadline's distance from the update's start; zero if
+// the update was rejected before one was set.
+func (u *Update) Span() time.Duration {
 	if u.staged {
-		return u.start.Add(2 * u.limit)
+		return 2 * u.limit
 	}
-	return u.start.Add(u.limit)
+	return u.limit
 }
 
 // Phase 1. Initialization: validate the request against the catalogue and
