@@ -249,3 +249,50 @@ func TestRunQueueDropsABurstsRing(t *testing.T) {
 		}
 	}
 }
+
+// TestWorkersTakeTheirPsRunsFirst: a worker takes the oldest run of its own
+// P's queue, and only when that is empty the oldest of the next queue that
+// has one; P ids beyond the queues share them, and no run is lost or taken
+// twice.
+func TestWorkersTakeTheirPsRunsFirst(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		w := &workers{local: make([]runQueue, rapid.IntRange(1, 4).Draw(rt, "queues"))}
+		model := make([][]int, len(w.local))
+		popped := -1 // set by the run popped last
+		for i := range rapid.IntRange(0, 200).Draw(rt, "ops") {
+			p := rapid.IntRange(0, 2*len(w.local)).Draw(rt, "p")
+			if rapid.IntRange(0, 2).Draw(rt, "pop") == 0 {
+				want := -1
+				for j := range model {
+					if q := (p + j) % len(model); len(model[q]) > 0 {
+						want = model[q][0]
+						model[q] = model[q][1:]
+						break
+					}
+				}
+				fn, ok := w.pop(p)
+				if ok != (want >= 0) {
+					rt.Fatalf("P %d: pop ok %v, want %v", p, ok, want >= 0)
+				}
+				if !ok {
+					continue
+				}
+				fn()
+				if popped != want {
+					rt.Fatalf("P %d took run %d, want %d", p, popped, want)
+				}
+			} else {
+				w.local[p%len(w.local)].push(func() { popped = i })
+				w.queued++
+				model[p%len(model)] = append(model[p%len(model)], i)
+			}
+			n := 0
+			for _, q := range model {
+				n += len(q)
+			}
+			if w.queued != n {
+				rt.Fatalf("queued %d, want %d", w.queued, n)
+			}
+		}
+	})
+}
