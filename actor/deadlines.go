@@ -5,7 +5,6 @@ import (
 	"time"
 
 	pa "github.com/asynkron/protoactor-go/actor"
-	"github.com/molt-go/molt/internal/protocol"
 )
 
 // deadlines is a node's clock for the deadlines of the updates in flight
@@ -27,7 +26,7 @@ import (
 // its own timer did: the host checks there that the update it names is
 // still the one in progress.
 type deadlines struct {
-	send func(pid *pa.PID, u *protocol.Update)
+	send func(pid *pa.PID, m *deadline)
 
 	mu      sync.Mutex
 	lanes   map[time.Duration]*lane // made with the first alarm
@@ -49,19 +48,20 @@ type lane struct {
 type alarm struct {
 	when       time.Time
 	pid        *pa.PID
-	u          *protocol.Update
-	in         *lane // nil: not set
+	m          deadline // what pid is sent
+	in         *lane    // nil: not set
 	prev, next *alarm
 }
 
 func newDeadlines(root *pa.RootContext) *deadlines {
-	return &deadlines{send: func(pid *pa.PID, u *protocol.Update) { root.Send(pid, &deadline{u}) }}
+	return &deadlines{send: func(pid *pa.PID, m *deadline) { root.Send(pid, m) }}
 }
 
-// set sets a, or moves it if it is set, to tell pid at when that u may
-// have run out of time. span is when's distance from the update's start:
-// alarms of one span are set in nearly the order of their times.
-func (d *deadlines) set(a *alarm, when time.Time, span time.Duration, pid *pa.PID, u *protocol.Update) {
+// set sets a, or moves it if it is set, to send pid m at when, to tell it
+// that m's update may have run out of time. span is when's distance from
+// the update's start: alarms of one span are set in nearly the order of
+// their times.
+func (d *deadlines) set(a *alarm, when time.Time, span time.Duration, pid *pa.PID, m deadline) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.stopped {
@@ -70,7 +70,7 @@ func (d *deadlines) set(a *alarm, when time.Time, span time.Duration, pid *pa.PI
 	if a.in != nil {
 		d.unlink(a)
 	}
-	a.when, a.pid, a.u = when, pid, u
+	a.when, a.pid, a.m = when, pid, m
 	d.laneOf(span).insert(a)
 	d.count++
 	if d.next.IsZero() || when.Before(d.next) {
@@ -152,7 +152,7 @@ func (d *deadlines) cancel(a *alarm) {
 	if a.in != nil {
 		d.unlink(a)
 	}
-	a.pid, a.u = nil, nil
+	a.pid, a.m = nil, deadline{}
 }
 
 // wake sets the timer for when; d.mu is held.
@@ -170,7 +170,7 @@ func (d *deadlines) wake(when time.Time) {
 func (d *deadlines) ring() {
 	type due struct {
 		pid *pa.PID
-		u   *protocol.Update
+		m   *deadline
 	}
 	var ready []due
 	d.mu.Lock()
@@ -180,9 +180,10 @@ func (d *deadlines) ring() {
 	for _, l := range d.lanes {
 		for l.head != nil && !l.head.when.After(now) {
 			a := l.head
-			ready = append(ready, due{a.pid, a.u})
+			m := a.m
+			ready = append(ready, due{a.pid, &m})
 			d.unlink(a)
-			a.pid, a.u = nil, nil
+			a.pid, a.m = nil, deadline{}
 		}
 		if l.head != nil && (earliest.IsZero() || l.head.when.Before(earliest)) {
 			earliest = l.head.when
@@ -194,7 +195,7 @@ func (d *deadlines) ring() {
 	d.mu.Unlock()
 	// Sent without the lock: a send may run a mailbox's scheduling.
 	for _, r := range ready {
-		d.send(r.pid, r.u)
+		d.send(r.pid, r.m)
 	}
 }
 
@@ -209,7 +210,7 @@ func (d *deadlines) stop() {
 	for _, l := range d.lanes {
 		for a := l.head; a != nil; {
 			next := a.next
-			a.in, a.prev, a.next, a.pid, a.u = nil, nil, nil, nil, nil
+			a.in, a.prev, a.next, a.pid, a.m = nil, nil, nil, nil, deadline{}
 			a = next
 		}
 	}

@@ -1,12 +1,16 @@
 package actor
 
 import (
+	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	pa "github.com/asynkron/protoactor-go/actor"
-	"github.com/molt-go/molt/internal/protocol"
+	"github.com/molt-go/molt/registry"
+	"github.com/molt-go/molt/update"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"pgregory.net/rapid"
 )
 
@@ -18,7 +22,7 @@ type rung struct {
 
 func testDeadlines() (*deadlines, chan rung) {
 	sent := make(chan rung, 100)
-	d := &deadlines{send: func(pid *pa.PID, _ *protocol.Update) { sent <- rung{pid, time.Now()} }}
+	d := &deadlines{send: func(pid *pa.PID, _ *deadline) { sent <- rung{pid, time.Now()} }}
 	return d, sent
 }
 
@@ -46,12 +50,12 @@ func TestDeadlinesRingInOrderAndNotBefore(t *testing.T) {
 	// the 4th moved before the 3rd.
 	// The 1st and 3rd share a lane, set out of order in it; the 4th moves
 	// to another lane.
-	d.set(&alarms[2], start.Add(30*time.Millisecond), time.Second, pids[2], nil)
-	d.set(&alarms[0], start.Add(10*time.Millisecond), time.Second, pids[0], nil)
-	d.set(&alarms[3], start.Add(60*time.Millisecond), 2*time.Second, pids[3], nil)
-	d.set(&alarms[1], start.Add(20*time.Millisecond), 3*time.Second, pids[1], nil)
+	d.set(&alarms[2], start.Add(30*time.Millisecond), time.Second, pids[2], deadline{})
+	d.set(&alarms[0], start.Add(10*time.Millisecond), time.Second, pids[0], deadline{})
+	d.set(&alarms[3], start.Add(60*time.Millisecond), 2*time.Second, pids[3], deadline{})
+	d.set(&alarms[1], start.Add(20*time.Millisecond), 3*time.Second, pids[1], deadline{})
 	d.cancel(&alarms[1])
-	d.set(&alarms[3], start.Add(25*time.Millisecond), 4*time.Second, pids[3], nil)
+	d.set(&alarms[3], start.Add(25*time.Millisecond), 4*time.Second, pids[3], deadline{})
 	for _, want := range []struct {
 		pid   *pa.PID
 		after time.Duration
@@ -71,7 +75,7 @@ func TestDeadlinesRingInOrderAndNotBefore(t *testing.T) {
 		t.Fatalf("%d alarms left after every set one rang", left)
 	}
 	// The cancelled alarm: set again, it rings once.
-	d.set(&alarms[1], time.Now(), time.Second, pids[1], nil)
+	d.set(&alarms[1], time.Now(), time.Second, pids[1], deadline{})
 	if r := nextRung(t, sent, "the alarm set again"); r.pid != pids[1] {
 		t.Fatalf("deadline of %s rang, want %s", r.pid.Id, pids[1].Id)
 	}
@@ -86,9 +90,9 @@ func TestDeadlinesRingInOrderAndNotBefore(t *testing.T) {
 func TestDeadlinesStop(t *testing.T) {
 	d, sent := testDeadlines()
 	var a, b alarm
-	d.set(&a, time.Now().Add(time.Hour), time.Hour, pa.NewPID("a", "1"), nil)
+	d.set(&a, time.Now().Add(time.Hour), time.Hour, pa.NewPID("a", "1"), deadline{})
 	d.stop()
-	d.set(&b, time.Now(), time.Hour, pa.NewPID("a", "2"), nil)
+	d.set(&b, time.Now(), time.Hour, pa.NewPID("a", "2"), deadline{})
 	d.cancel(&a) // after stop: a no-op, not a panic
 	if a.in != nil || b.in != nil || d.count != 0 || len(d.lanes) != 0 {
 		t.Fatalf("after stop: alarms in lanes %p and %p, %d set in %d lanes; want none", a.in, b.in, d.count, len(d.lanes))
@@ -121,7 +125,7 @@ func TestDeadlinesKeepTheirLanesInOrder(t *testing.T) {
 			} else {
 				span := time.Duration(rapid.IntRange(1, 3).Draw(rt, "span")) * time.Second
 				when := base.Add(time.Duration(rapid.IntRange(0, 20).Draw(rt, "when")) * time.Millisecond)
-				d.set(&alarms[i], when, span, pa.NewPID("a", fmt.Sprint(i)), nil)
+				d.set(&alarms[i], when, span, pa.NewPID("a", fmt.Sprint(i)), deadline{})
 				spans[i] = span
 			}
 			if err := d.check(alarms, spans); err != nil {
@@ -182,4 +186,78 @@ func (d *deadlines) check(alarms []alarm, spans []time.Duration) error {
 		return fmt.Errorf("the timer is set for %v, after the earliest alarm at %v", d.next, earliest.when)
 	}
 	return nil
+}
+
+// never is a behaviour that never reaches its stable state: its updates
+// wait in preparation until their deadline.
+type never struct{}
+
+func (*never) Stable() bool         { return false }
+func (*never) Receive(_ pa.Context) {}
+
+// TestDeadlineOfAnEarlierUpdateIsIgnored: an Update serves one update after
+// another (protocol.Release), so a deadline message names its update by
+// pointer and epoch; one that names the same pointer with an earlier
+// epoch, as a deadline of an update that has ended does, leaves the update
+// in progress alone, and the current epoch's deadline aborts it.
+func TestDeadlineOfAnEarlierUpdateIsIgnored(t *testing.T) {
+	cat := registry.New()
+	for _, err := range []error{
+		registry.Register(cat, "never", 1, func() *never { return &never{} }),
+		registry.Register(cat, "never", 2, func() *never { return &never{} }),
+		registry.Migrate(cat, "never", 1, 2, func(o *never) (*never, error) { return &never{}, nil }),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	node := NewNode(cat)
+	defer node.Shutdown()
+	pid, err := node.Spawn("never", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	results := make(chan *update.UpdateResult, 1)
+	go func() {
+		res, err := node.Update(context.Background(), pid, &update.UpdateActor{ToVersion: 2, UpdateId: "u1", Deadline: durationpb.New(time.Minute)})
+		if err != nil {
+			res = &update.UpdateResult{Reason: err.Error()}
+		}
+		results <- res
+	}()
+	// The update is in preparation once its deadline is set.
+	var armed deadline
+	for wait := time.After(10 * time.Second); armed.u == nil; {
+		select {
+		case <-wait:
+			t.Fatal("the update's deadline was not set within 10s")
+		case <-time.After(time.Millisecond):
+		}
+		node.deadlines.mu.Lock()
+		for _, l := range node.deadlines.lanes {
+			if l.head != nil {
+				armed = l.head.m
+			}
+		}
+		node.deadlines.mu.Unlock()
+	}
+	node.system.Root.Send(pid, &deadline{armed.u, armed.epoch - 1})
+	// A CommitUpdate comes after the stale deadline in the control lane;
+	// its refusal tells whether the update is still in progress.
+	reply, err := node.system.Root.RequestFuture(pid, &update.CommitUpdate{UpdateId: "u1"}, 10*time.Second).Result()
+	if err != nil {
+		t.Fatalf("no answer to a CommitUpdate: %v", err)
+	}
+	if r, _ := reply.(*update.UpdateResult); !strings.Contains(r.GetReason(), "not staged yet") {
+		t.Fatalf("after a deadline of an earlier epoch, a CommitUpdate was answered %v, want a refusal saying the update is not staged yet (still in progress)", reply)
+	}
+	node.system.Root.Send(pid, &deadline{armed.u, armed.epoch})
+	select {
+	case res := <-results:
+		if res.GetOutcome() != update.Outcome_OUTCOME_ABORTED || !strings.Contains(res.GetReason(), "deadline") {
+			t.Fatalf("after its own deadline, the update ended %v (%s), want aborted for its deadline", res.GetOutcome(), res.GetReason())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the update did not end within 10s of its own deadline")
+	}
 }

@@ -140,7 +140,10 @@ type request struct {
 }
 
 // deadline tells a host that the update u may have run out of time.
-type deadline struct{ u *protocol.Update }
+type deadline struct {
+	u     *protocol.Update
+	epoch uint64 // u's when it was set: u may serve a later update since
+}
 
 func (*deadline) ControlLane() {}
 
@@ -287,7 +290,7 @@ func (h *host) Receive(ctx pa.Context) {
 	case *update.AbortUpdate:
 		h.decide(ctx, m.GetUpdateId(), false, m.GetReason(), m.Validate())
 	case *deadline:
-		if h.upd == m.u {
+		if h.upd == m.u && h.upd.Epoch() == m.epoch {
 			h.upd.Expire(ctx)
 			if !h.upd.Done() {
 				h.armDeadline(ctx)
@@ -468,7 +471,7 @@ func (h *host) start(ctx pa.Context, r request) {
 // come.
 func (h *host) armDeadline(ctx pa.Context) {
 	h.rare.cur.alarmed = true
-	h.node.deadlines.set(&h.rare.cur.deadline, h.upd.Deadline(), h.upd.Span(), ctx.Self(), h.upd)
+	h.node.deadlines.set(&h.rare.cur.deadline, h.upd.Deadline(), h.upd.Span(), ctx.Self(), deadline{h.upd, h.upd.Epoch()})
 }
 
 // decide commits or aborts the update in progress on the word of a
@@ -557,6 +560,11 @@ func (h *host) settle(ctx pa.Context) {
 	c := h.mailbox.Counts()
 	res.QueuedMessages = uint32(c.Held + c.Queued)
 	r, from := h.rare.cur.reply, h.rare.cur.from
+	var retired *update.Retired
+	if res.Outcome == update.Outcome_OUTCOME_COMMITTED {
+		retired = h.upd.Retired()
+	}
+	h.upd.Release()
 	h.upd, h.staged, h.rare.cur = nil, false, current{}
 	if res.Outcome == update.Outcome_OUTCOME_COMMITTED {
 		if h.moved == nil {
@@ -567,7 +575,7 @@ func (h *host) settle(ctx pa.Context) {
 		}
 		// Before the result: a requester that hears COMMITTED knows
 		// the old value has stopped what it owned.
-		h.retire(ctx, from, &update.Retired{UpdateID: res.GetUpdateId(), From: res.GetFromVersion(), To: res.GetToVersion()})
+		h.retire(ctx, from, retired)
 	}
 	h.respond(ctx, r, res)
 	if len(h.queue()) > 0 {

@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -57,9 +58,9 @@ type Update struct {
 	export    bool               // the state leaves the process (StartExport)
 	sealed    *envelope.Envelope // an export's state, once transferred
 	dest      *actor.PID         // where an export's actor went, on commit
-	// changed is the VersionChanged the new value receives: made with the
-	// update rather than on its own.
-	changed  update.VersionChanged
+	out       *outcome
+	// epoch counts the updates this Update has served (see Release).
+	epoch    uint64
 	notified bool
 	asked    bool // Stable has been asked at least once
 	staged   bool
@@ -87,30 +88,27 @@ func StartExport(ctx actor.Context, catalog *registry.Catalog, host Host, req *u
 
 func start(ctx actor.Context, catalog *registry.Catalog, host Host, req *update.UpdateActor, export bool) *Update {
 	now := time.Now()
-	// The update and its result are made together: one allocation fewer on
-	// every update (a fleet update allocated 14 in all).
-	both := &struct {
-		u   Update
-		res update.UpdateResult
-	}{
-		u: Update{
-			catalog: catalog,
-			host:    host,
-			req:     req,
-			export:  export,
-			start:   now,
-			old:     host.Behavior(),
-		},
-		res: update.UpdateResult{
-			UpdateId:    EchoID(req.GetUpdateId()),
-			Kind:        host.Kind(),
-			Actor:       ctx.Self().GetId(),
-			FromVersion: host.Version(),
-			ToVersion:   req.GetToVersion(),
-		},
+	// What the update hands out (its result, the messages the behaviours
+	// receive) is made in one piece; the Update itself is reused.
+	out := &outcome{res: update.UpdateResult{
+		UpdateId:    EchoID(req.GetUpdateId()),
+		Kind:        host.Kind(),
+		Actor:       ctx.Self().GetId(),
+		FromVersion: host.Version(),
+		ToVersion:   req.GetToVersion(),
+	}}
+	u := updates.Get().(*Update)
+	*u = Update{
+		catalog: catalog,
+		host:    host,
+		req:     req,
+		res:     &out.res,
+		out:     out,
+		export:  export,
+		start:   now,
+		old:     host.Behavior(),
+		epoch:   u.epoch + 1,
 	}
-	u := &both.u
-	u.res = &both.res
 
 	u.res.Phase = update.Phase_PHASE_INITIALIZATION
 	if err := u.initialize(); err != nil {
@@ -264,6 +262,44 @@ func (u *Update) Abort(ctx actor.Context, reason error) {
 	u.abort(ctx, reason)
 }
 
+// outcome is what an update hands out and never takes back: its result,
+// which goes to the requester, and the messages the behaviours receive,
+// which they may keep. It is made in one piece with each update.
+type outcome struct {
+	res     update.UpdateResult
+	changed update.VersionChanged
+	retired update.Retired
+}
+
+// updates holds the Updates released by their actors. An update's garbage
+// was the cause of its round trip's tail: sorting 200,000 back-to-back
+// updates by round trip, the slowest 2 % spent 10 us on average in
+// initialization (p50: 0.12 us), most of it in allocating the Update with
+// its result (a 384-byte object, a span refill every 21 updates).
+var updates = sync.Pool{New: func() any { return new(Update) }}
+
+// Release gives u back for reuse by a later update, on any actor. The
+// caller calls it once u is done and it keeps no reference to u; what u
+// handed out (Result, Retired, the VersionChanged the new behaviour got)
+// is not reused. A message that names u by its pointer, such as a
+// deadline, must name its Epoch too: a later update may have the same
+// pointer.
+func (u *Update) Release() {
+	*u = Update{epoch: u.epoch}
+	updates.Put(u)
+}
+
+// Epoch tells this update from the earlier ones that the same *Update
+// served (see Release).
+func (u *Update) Epoch() uint64 { return u.epoch }
+
+// Retired returns the Retired message for the old behaviour of a committed
+// update; it is the receiver's to keep.
+func (u *Update) Retired() *update.Retired {
+	u.out.retired = update.Retired{UpdateID: u.res.GetUpdateId(), From: u.res.GetFromVersion(), To: u.res.GetToVersion()}
+	return &u.out.retired
+}
+
 // Done reports whether the update is over.
 func (u *Update) Done() bool { return u.done }
 
@@ -407,8 +443,8 @@ func (u *Update) replace(ctx actor.Context) error {
 	}
 	u.host.Install(u.plan.To(), u.next, u.plan.Adapters())
 	err := guard("receiving VersionChanged", func() error {
-		u.changed = update.VersionChanged{From: u.plan.From(), To: u.plan.To()}
-		u.host.Deliver(ctx, u.next, &u.changed)
+		u.out.changed = update.VersionChanged{From: u.plan.From(), To: u.plan.To()}
+		u.host.Deliver(ctx, u.next, &u.out.changed)
 		return nil
 	})
 	if err != nil {

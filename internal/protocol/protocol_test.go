@@ -13,6 +13,7 @@ import (
 	"github.com/molt-go/molt/internal/protocol"
 	"github.com/molt-go/molt/registry"
 	"github.com/molt-go/molt/update"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 )
 
@@ -446,4 +447,55 @@ func TestExportSealsThenMovesOrResumes(t *testing.T) {
 	if u.CommitTo(&fakeContext{}, pa.NewPID("elsewhere", "b")) {
 		t.Fatal("CommitTo accepted an update that is not an export")
 	}
+}
+
+// TestReleasedUpdateKeepsWhatItHandedOut: an Update given back by Release
+// serves a later update, but what it handed out (the result, the Retired
+// for the old behaviour, the VersionChanged the new one received) stays as
+// it was, and the later update has another Epoch.
+func TestReleasedUpdateKeepsWhatItHandedOut(t *testing.T) {
+	cat := boxCatalog(t)
+	run := func(id string) (*protocol.Update, *update.VersionChanged) {
+		t.Helper()
+		h := &fakeHost{kind: "box", version: 1, behavior: &box{Stable_: true}}
+		u := protocol.Start(&fakeContext{}, cat, h, &update.UpdateActor{ToVersion: 2, UpdateId: id})
+		if !u.Done() || u.Result().GetOutcome() != update.Outcome_OUTCOME_COMMITTED {
+			t.Fatalf("update %s: done %v, %v (%s), want committed within Start", id, u.Done(), u.Result().GetOutcome(), u.Result().GetReason())
+		}
+		for _, m := range h.delivered {
+			if vc, ok := m.(*update.VersionChanged); ok {
+				return u, vc
+			}
+		}
+		t.Fatalf("update %s: the new behaviour got no VersionChanged", id)
+		return nil, nil
+	}
+	// sync.Pool may drop what it is given (it does so at random under the
+	// race detector, and a goroutine may change P between Put and Get):
+	// try until the released Update comes back.
+	for range 100 {
+		first, changed := run("first")
+		res, retired := first.Result(), first.Retired()
+		wantRes, wantRetired, wantChanged := proto.Clone(res), *retired, *changed
+		ptr, epoch := first, first.Epoch()
+		first.Release()
+		later, _ := run("later")
+		later.Retired()
+		if later != ptr {
+			later.Release()
+			continue
+		}
+		if later.Epoch() == epoch {
+			t.Errorf("the reused Update has the epoch %d of the update it served before", epoch)
+		}
+		if !proto.Equal(res, wantRes) {
+			t.Errorf("a result changed once its Update served another update:\n got %v\nwant %v", res, wantRes)
+		}
+		if *retired != wantRetired || *changed != wantChanged {
+			t.Errorf("a Retired or VersionChanged changed once its Update served another update: %+v, %+v; want %+v, %+v", *retired, *changed, wantRetired, wantChanged)
+		}
+		later.Release()
+		return
+	}
+	t.Fatal("no released Update served a later update in 100 tries: the pool keeps none")
 }
