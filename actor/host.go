@@ -142,7 +142,7 @@ type request struct {
 // deadline tells a host that the update u may have run out of time.
 type deadline struct {
 	u     *protocol.Update
-	epoch uint64 // u's when it was set: u may serve a later update since
+	epoch uint64 // u's when the alarm was set; u may serve a later update by now
 }
 
 func (*deadline) ControlLane() {}
