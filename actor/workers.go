@@ -19,7 +19,8 @@ import (
 // taken a run yet (that one will, and wakes the next if runs remain). So a
 // run never waits for another to finish: an actor that blocks in Receive
 // blocks only itself, as with protoactor's dispatcher. A worker that ends
-// a run takes the oldest queued run before it parks: when an actor's
+// a run takes a queued run (its own P's oldest first, see below) before it
+// parks: when an actor's
 // Receive sends to an idle actor, the same worker runs that actor next,
 // without a hand-off to another goroutine, unless the worker woken for it
 // got there first. With one message bouncing between two actors, a
@@ -42,6 +43,12 @@ import (
 // and the rate fell to 8-10 M/s in most runs (0.6-0.8 x plain protoactor,
 // whose goroutines Go's scheduler keeps on the P that made them), against
 // 17-19 M/s with a queue per P.
+//
+// Waking a parked worker readies a goroutine, and the runtime then wakes
+// an idle P's thread too (wakep), though the worker runs on the waker's P:
+// on a 2-vCPU VM that thread's sleeping and waking costs 10 us or more
+// about once in thirty updates, the tail of an update's round trip
+// (docs/benchmarks.md, issue 12, fourth pass).
 //
 // An idle worker waits on a channel of its own, on a stack of idle workers
 // that a wake-up pops, the most recently idle first (its stack and caches are
