@@ -20,10 +20,9 @@ import (
 // run never waits for another to finish: an actor that blocks in Receive
 // blocks only itself, as with protoactor's dispatcher. A worker that ends
 // a run takes a queued run (its own P's oldest first, see below) before it
-// parks: when an actor's
-// Receive sends to an idle actor, the same worker runs that actor next,
-// without a hand-off to another goroutine, unless the worker woken for it
-// got there first. With one message bouncing between two actors, a
+// parks: when an actor's Receive sends to an idle actor, the same worker
+// runs that actor next, without a hand-off to another goroutine, unless
+// the worker woken for it got there first. With one message bouncing between two actors, a
 // hand-off per message was most of the cost (CPU profile of
 // BenchmarkThroughputMolt: runtime.selectgo, park and ready, the
 // scheduler), and whether the two goroutines shared a core decided the
