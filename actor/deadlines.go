@@ -31,7 +31,6 @@ type deadlines struct {
 	mu      sync.Mutex
 	lanes   map[time.Duration]*lane // made with the first alarm
 	last    *lane                   // the lane last set in: most sets go to it
-	count   int                     // alarms set, in every lane
 	timer   *time.Timer             // made with the first alarm
 	next    time.Time               // when the timer fires; zero: it is not set
 	stopped bool
@@ -72,7 +71,6 @@ func (d *deadlines) set(a *alarm, when time.Time, span time.Duration, pid *pa.PI
 	}
 	a.when, a.pid, a.m = when, pid, m
 	d.laneOf(span).insert(a)
-	d.count++
 	if d.next.IsZero() || when.Before(d.next) {
 		d.wake(when)
 	}
@@ -138,7 +136,6 @@ func (d *deadlines) unlink(a *alarm) {
 		a.next.prev = a.prev
 	}
 	a.in, a.prev, a.next = nil, nil, nil
-	d.count--
 	if l.head == nil && l != d.last {
 		delete(d.lanes, l.span)
 	}
@@ -214,5 +211,5 @@ func (d *deadlines) stop() {
 			a = next
 		}
 	}
-	d.lanes, d.last, d.count = nil, nil, 0
+	d.lanes, d.last = nil, nil
 }
