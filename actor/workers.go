@@ -22,10 +22,10 @@ import (
 // a run takes a queued run (its own P's oldest first, see below) before it
 // parks: when an actor's Receive sends to an idle actor, the same worker
 // runs that actor next, without a hand-off to another goroutine, unless
-// the worker woken for it got there first. With one message bouncing between two actors, a
-// hand-off per message was most of the cost (CPU profile of
-// BenchmarkThroughputMolt: runtime.selectgo, park and ready, the
-// scheduler), and whether the two goroutines shared a core decided the
+// the worker woken for it got there first. With one message bouncing
+// between two actors, a hand-off per message was most of the cost (CPU
+// profile of BenchmarkThroughputMolt: runtime.selectgo, park and ready,
+// the scheduler), and whether the two goroutines shared a core decided the
 // rate.
 //
 // The pool grows with the number of mailboxes running at once; beyond keep
@@ -166,7 +166,7 @@ func (w *workers) work(fn func()) {
 	}
 }
 
-// next takes the oldest queued run, or parks wk and returns nil, or says
+// next takes a queued run (see pop), or parks wk and returns nil, or says
 // the worker is to exit: the pool has stopped and nothing is queued. woken
 // tells that the worker was woken for the queue (and has not taken a run
 // since).
