@@ -1,7 +1,6 @@
 package actor
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -214,48 +213,43 @@ func TestDeadlineOfAnEarlierUpdateIsIgnored(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	results := make(chan *update.UpdateResult, 1)
-	go func() {
-		res, err := node.Update(context.Background(), pid, &update.UpdateActor{ToVersion: 2, UpdateId: "u1", Deadline: durationpb.New(time.Minute)})
+	root := node.system.Root
+	// Sent from this goroutine, the update and the CommitUpdates after it
+	// keep their order in the control lane; each refusal of a CommitUpdate
+	// tells whether the update is still in progress.
+	result := root.RequestFuture(pid, &update.UpdateActor{ToVersion: 2, UpdateId: "u1", Deadline: durationpb.New(time.Minute)}, 20*time.Second)
+	inProgress := func(after string) {
+		t.Helper()
+		reply, err := root.RequestFuture(pid, &update.CommitUpdate{UpdateId: "u1"}, 10*time.Second).Result()
 		if err != nil {
-			res = &update.UpdateResult{Reason: err.Error()}
+			t.Fatalf("%s: no answer to a CommitUpdate: %v", after, err)
 		}
-		results <- res
-	}()
-	// The update is in preparation once its deadline is set.
+		if r, _ := reply.(*update.UpdateResult); !strings.Contains(r.GetReason(), "not staged yet") {
+			t.Fatalf("%s: a CommitUpdate was answered %v, want a refusal saying the update is not staged yet (still in progress)", after, reply)
+		}
+	}
+	inProgress("after the update was sent")
+	// In progress, the update has its deadline set: the only alarm.
 	var armed deadline
-	for wait := time.After(10 * time.Second); armed.u == nil; {
-		select {
-		case <-wait:
-			t.Fatal("the update's deadline was not set within 10s")
-		case <-time.After(time.Millisecond):
+	node.deadlines.mu.Lock()
+	for _, l := range node.deadlines.lanes {
+		if l.head != nil {
+			armed = l.head.m
 		}
-		node.deadlines.mu.Lock()
-		for _, l := range node.deadlines.lanes {
-			if l.head != nil {
-				armed = l.head.m
-			}
-		}
-		node.deadlines.mu.Unlock()
 	}
-	node.system.Root.Send(pid, &deadline{armed.u, armed.epoch - 1})
-	// A CommitUpdate comes after the stale deadline in the control lane;
-	// its refusal tells whether the update is still in progress.
-	reply, err := node.system.Root.RequestFuture(pid, &update.CommitUpdate{UpdateId: "u1"}, 10*time.Second).Result()
+	node.deadlines.mu.Unlock()
+	if armed.u == nil {
+		t.Fatal("the update is in preparation but no deadline is set")
+	}
+	root.Send(pid, &deadline{armed.u, armed.epoch - 1})
+	inProgress("after a deadline of an earlier epoch")
+	root.Send(pid, &deadline{armed.u, armed.epoch})
+	reply, err := result.Result()
 	if err != nil {
-		t.Fatalf("no answer to a CommitUpdate: %v", err)
+		t.Fatalf("the update did not end after its own deadline: %v", err)
 	}
-	if r, _ := reply.(*update.UpdateResult); !strings.Contains(r.GetReason(), "not staged yet") {
-		t.Fatalf("after a deadline of an earlier epoch, a CommitUpdate was answered %v, want a refusal saying the update is not staged yet (still in progress)", reply)
-	}
-	node.system.Root.Send(pid, &deadline{armed.u, armed.epoch})
-	select {
-	case res := <-results:
-		if res.GetOutcome() != update.Outcome_OUTCOME_ABORTED || !strings.Contains(res.GetReason(), "deadline") {
-			t.Fatalf("after its own deadline, the update ended %v (%s), want aborted for its deadline", res.GetOutcome(), res.GetReason())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the update did not end within 10s of its own deadline")
+	if res, _ := reply.(*update.UpdateResult); res.GetOutcome() != update.Outcome_OUTCOME_ABORTED || !strings.Contains(res.GetReason(), "deadline") {
+		t.Fatalf("after its own deadline, the update ended %v, want aborted for its deadline", reply)
 	}
 }
 
