@@ -422,7 +422,7 @@ func (h *host) request(ctx pa.Context, r request) {
 		h.respond(ctx, r, h.refusal(ctx, r.req, h.leaving.String()+"; send the update again once it has restarted"))
 		return
 	}
-	if err := r.req.Validate(); err != nil {
+	if err := h.Validate(r.req); err != nil {
 		// Refused on arrival rather than when its turn comes: nothing
 		// about it will change by waiting.
 		h.respond(ctx, r, h.refusal(ctx, r.req, err.Error()))
@@ -817,6 +817,11 @@ func (h *host) Hold(admit bool) {
 }
 func (h *host) Release()  { h.mailbox.Release() }
 func (h *host) Held() int { return h.mailbox.Counts().Held }
+
+// Validate is the node's validate: a request sent to every member of a
+// group is checked once.
+func (h *host) Validate(req *update.UpdateActor) error { return h.node.validate(req) }
+
 func (h *host) Install(version uint32, b pa.Actor, adapters *registry.Adapters) {
 	h.version, h.behavior, h.adapters = version, b, adapters
 }

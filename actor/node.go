@@ -8,6 +8,7 @@ import (
 	"maps"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	pa "github.com/asynkron/protoactor-go/actor"
@@ -43,6 +44,13 @@ type Node struct {
 	cells     cells        // the cell of each started actor, for Status and the gauges
 	metrics   *nodeMetrics // nil without WithMeterProvider
 	store     persist.Store
+	// valid is the update request that last passed Validate here: the
+	// update manager sends one request to all the members of a group at
+	// the same versions, and a message is read-only once sent (protoactor's
+	// rule), so checking it again for each member only repeats the answer.
+	// It did cost 5 % of the CPU of a group update of 256, whose request
+	// names every member.
+	valid atomic.Pointer[update.UpdateActor]
 
 	// Most actors are spawned with one Props, the node's: no Props, and
 	// no closures over the cell, per actor. Its producer cannot tell
@@ -300,6 +308,19 @@ func (*call) ControlLane() {}
 // UpdateActor would be.
 func (c *call) WaitsItsTurn() bool { return c.req.WaitsItsTurn() }
 
+// validate returns req.Validate(), unless req is the request that last
+// passed it on this node.
+func (n *Node) validate(req *update.UpdateActor) error {
+	if n.valid.Load() == req {
+		return nil
+	}
+	if err := req.Validate(); err != nil {
+		return err
+	}
+	n.valid.Store(req)
+	return nil
+}
+
 // yieldsBeforePark is how many times Update yields, checking for the result,
 // before it blocks.
 const yieldsBeforePark = 8
@@ -332,7 +353,7 @@ func (n *Node) Update(ctx context.Context, pid *pa.PID, req *update.UpdateActor)
 	if !ok {
 		return nil, fmt.Errorf("%w: %v was not spawned by this node's Spawn, or has stopped; only molt actors can be updated", ErrNotUpdatable, pid)
 	}
-	if err := req.Validate(); err != nil {
+	if err := n.validate(req); err != nil {
 		return &update.UpdateResult{
 			UpdateId:    protocol.EchoID(req.GetUpdateId()),
 			Outcome:     update.Outcome_OUTCOME_REJECTED,

@@ -36,6 +36,9 @@ type Host interface {
 	// Move replaces the behaviour by a forwarder to the actor's new PID
 	// in another process: the replacement of an export that commits.
 	Move(ctx actor.Context, to *actor.PID)
+	// Validate returns req.Validate(), or nil for a request that passed it
+	// before: a message is read-only once sent.
+	Validate(req *update.UpdateActor) error
 }
 
 // Update is one update of one actor, from request to result. The actor that
@@ -329,7 +332,7 @@ func (u *Update) Span() time.Duration {
 // Phase 1. Initialization: validate the request against the catalogue and
 // plan the migration chain. Nothing is touched.
 func (u *Update) initialize() error {
-	if err := u.req.Validate(); err != nil {
+	if err := u.host.Validate(u.req); err != nil {
 		return err
 	}
 	u.limit = deadlineOf(u.req)

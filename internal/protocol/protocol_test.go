@@ -43,6 +43,8 @@ func (h *fakeHost) Deliver(_ pa.Context, b pa.Actor, m any) {
 	h.delivered = append(h.delivered, m)
 	b.Receive(&fakeContext{message: m})
 }
+func (h *fakeHost) Validate(req *update.UpdateActor) error { return req.Validate() }
+
 func (h *fakeHost) Move(_ pa.Context, to *pa.PID) {
 	h.log = append(h.log, "move to "+to.GetId())
 }
