@@ -13,15 +13,15 @@ import (
 	"pgregory.net/rapid"
 )
 
-// rung is one deadline sent by a test's deadlines.
+// rung is one deadline sent by a test's clock.
 type rung struct {
 	pid *pa.PID
 	at  time.Time
 }
 
-func testDeadlines() (*deadlines, chan rung) {
+func testDeadlines() (*clock, chan rung) {
 	sent := make(chan rung, 100)
-	d := &deadlines{send: func(pid *pa.PID, _ *deadline) { sent <- rung{pid, time.Now()} }}
+	d := &clock{send: func(pid *pa.PID, _ *deadline) { sent <- rung{pid, time.Now()} }}
 	return d, sent
 }
 
@@ -136,7 +136,7 @@ func TestDeadlinesKeepTheirLanesInOrder(t *testing.T) {
 
 // check returns what is wrong with d, in which alarms[i] is set with
 // spans[i], or not set if that is 0.
-func (d *deadlines) check(alarms []alarm, spans []time.Duration) error {
+func (d *clock) check(alarms []alarm, spans []time.Duration) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	linked := map[*alarm]bool{}
@@ -231,13 +231,15 @@ func TestDeadlineOfAnEarlierUpdateIsIgnored(t *testing.T) {
 	inProgress("after the update was sent")
 	// In progress, the update has its deadline set: the only alarm.
 	var armed deadline
-	node.deadlines.mu.Lock()
-	for _, l := range node.deadlines.lanes {
-		if l.head != nil {
-			armed = l.head.m
+	for _, c := range node.deadlines.clocks {
+		c.mu.Lock()
+		for _, l := range c.lanes {
+			if l.head != nil {
+				armed = l.head.m
+			}
 		}
+		c.mu.Unlock()
 	}
-	node.deadlines.mu.Unlock()
 	if armed.u == nil {
 		t.Fatal("the update is in preparation but no deadline is set")
 	}
@@ -254,7 +256,7 @@ func TestDeadlineOfAnEarlierUpdateIsIgnored(t *testing.T) {
 }
 
 // linkedLocked counts the alarms linked in d's lanes; d.mu is held.
-func (d *deadlines) linkedLocked() int {
+func (d *clock) linkedLocked() int {
 	n := 0
 	for _, l := range d.lanes {
 		for a := l.head; a != nil; a = a.next {
@@ -262,4 +264,44 @@ func (d *deadlines) linkedLocked() int {
 		}
 	}
 	return n
+}
+
+// TestAlarmMovesBetweenClocks asserts that an alarm set again from another
+// P leaves the clock it was on: it is linked on one clock at most, and only
+// that clock rings it.
+func TestAlarmMovesBetweenClocks(t *testing.T) {
+	first, firstSent := testDeadlines()
+	second, secondSent := testDeadlines()
+	d := &deadlines{clocks: []*clock{first, second}}
+	defer d.stop()
+	pid := pa.NewPID("nonhost", "mover")
+	var a alarm
+	setOn(first, &a, time.Now().Add(time.Hour), time.Hour, pid, deadline{})
+	setOn(second, &a, time.Now().Add(time.Millisecond), time.Millisecond, pid, deadline{})
+	first.mu.Lock()
+	left := first.linkedLocked()
+	first.mu.Unlock()
+	if left != 0 {
+		t.Fatalf("the alarm set again on the second clock is still linked on the first (%d alarms there)", left)
+	}
+	if got := nextRung(t, secondSent, "the alarm moved to the second clock"); got.pid != pid {
+		t.Fatalf("the second clock rang %v, want %v", got.pid, pid)
+	}
+	// Set again on the first clock, then cancelled through the node's
+	// deadlines: neither clock keeps it.
+	setOn(first, &a, time.Now().Add(time.Hour), time.Hour, pid, deadline{})
+	d.cancel(&a)
+	for i, c := range d.clocks {
+		c.mu.Lock()
+		n := c.linkedLocked()
+		c.mu.Unlock()
+		if n != 0 {
+			t.Errorf("clock %d keeps %d alarms after cancel", i, n)
+		}
+	}
+	select {
+	case r := <-firstSent:
+		t.Fatalf("the first clock rang %v for an alarm that had moved off it", r.pid)
+	default:
+	}
 }
